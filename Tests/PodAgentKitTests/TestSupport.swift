@@ -1,0 +1,65 @@
+import Glibc
+@testable import PodAgentKit
+
+/// A fresh directory under /tmp, removed by `remove()`.
+struct TemporaryDirectory {
+    let path: String
+
+    init(_ label: String = "test") {
+        var template = Array("/tmp/podagent-\(label).XXXXXX".utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        precondition(made != nil, "mkdtemp failed")
+        path = String(cString: made!)
+    }
+
+    func file(_ relative: String) -> String { path + "/" + relative }
+
+    @discardableResult
+    func write(_ relative: String, _ text: String) -> String {
+        let p = file(relative)
+        try! FileSystem.makeDirectories(parentDirectory(p))
+        try! FileSystem.writeFileAtomically(p, Array(text.utf8))
+        return p
+    }
+
+    func remove() {
+        _ = system("rm -rf '\(path)'")
+    }
+}
+
+func readText(_ path: String) -> String? {
+    (try? FileSystem.readFile(path)).map { String(decoding: $0, as: UTF8.self) }
+}
+
+func readLink(_ path: String) -> String? {
+    var buffer = [CChar](repeating: 0, count: 4096)
+    let n = readlink(path, &buffer, buffer.count - 1)
+    guard n >= 0 else { return nil }
+    return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+func fileMode(_ path: String) -> UInt32? {
+    var st = stat()
+    guard stat(path, &st) == 0 else { return nil }
+    return UInt32(st.st_mode) & 0o7777
+}
+
+func listDirectory(_ path: String) -> [String] {
+    guard let dir = opendir(path) else { return [] }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+        let name = withUnsafePointer(to: entry.pointee.d_name) {
+            $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+        }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names.sorted()
+}
+
+/// The repository root, found from this file's path.
+let repositoryRoot: String = {
+    var path = #filePath
+    for _ in 0..<3 { path = parentDirectory(path) }
+    return path
+}()
