@@ -14,7 +14,7 @@ build_and_run() {
   local name=$1; shift
   local harness=$1; shift
   local bin="$out/fuzz-$name"
-  swiftc -O -parse-as-library -sanitize=fuzzer,address -swift-version 6 "$@" "$harness" -o "$bin"
+  swiftc -O -parse-as-library -sanitize=fuzzer,address -swift-version 6 -use-ld=lld "$@" "$harness" -o "$bin"
   mkdir -p "$out/corpus-$name" "$out/artifacts-$name"
   echo "== fuzzing $name for ${seconds}s"
   "$bin" -max_total_time="$seconds" -print_final_stats=1 -artifact_prefix="$out/artifacts-$name/" \
