@@ -2,7 +2,7 @@
 # Installs the Debian packages podagent builds and tests with, only when something is missing.
 # Usage: scripts/install-deps.sh [extra-package …]
 set -euo pipefail
-packages=(libinotifytools0-dev inotify-tools "$@")
+packages=(libinotifytools0-dev inotify-tools openssl nginx-light curl util-linux "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
