@@ -1,0 +1,407 @@
+import CoreMetrics
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Why the pipeline is asked to reload: one settled change (or the start of the process).
+public struct ReloadTrigger: Sendable, Equatable {
+    /// Increases with every trigger; the newest trigger describes the newest state.
+    public var sequence: Int
+    /// When the kubelet commit (the `..data` rename) behind this change was first seen; the start of the
+    /// change-to-reload latency. `nil` for triggers that are not a kubelet commit (``start(sequence:)``).
+    public var firstCommitSeen: ContinuousClock.Instant?
+    /// What changed, for logs (file names and keys only — never content).
+    public var summary: String
+
+    public init(sequence: Int, firstCommitSeen: ContinuousClock.Instant?, summary: String) {
+        self.sequence = sequence
+        self.firstCommitSeen = firstCommitSeen
+        self.summary = summary
+    }
+
+    /// The trigger for `--reload-on-start`. It goes through the check and the actions like any change:
+    /// the app may have been started with a config that only now passes, or never passes, and the first
+    /// kick must not bypass the guard that every later one gets. It records no change-to-reload latency.
+    public static func start(sequence: Int = 0) -> ReloadTrigger {
+        ReloadTrigger(sequence: sequence, firstCommitSeen: nil, summary: "reload on start")
+    }
+}
+
+/// One step of a reload: the check, or one action (exec, signal, webhook). Built by the caller, so the
+/// pipeline knows nothing of processes or HTTP.
+///
+/// `perform` reports failure by throwing; the error's description is what the log shows (for a check: its
+/// stderr). It gets the trigger, so an action can pass the change along (e.g. as environment or headers).
+/// Contract: `perform` must return promptly once its task is cancelled — that is how a timeout ends it, and
+/// the pipeline waits for it so that two steps never overlap.
+public struct ReloadStep: Sendable {
+    /// Shown in logs and errors: `check`, `exec nginx`, `signal HUP`, `webhook http://…` (no secrets).
+    public var name: String
+    /// The longest one attempt of this step may take before it is cancelled and counted as failed.
+    public var timeout: Duration
+    public var perform: @Sendable (ReloadTrigger) async throws -> Void
+
+    public init(name: String, timeout: Duration, perform: @escaping @Sendable (ReloadTrigger) async throws -> Void) {
+        self.name = name
+        self.timeout = timeout
+        self.perform = perform
+    }
+}
+
+/// A step that did not finish within its timeout.
+public struct ReloadStepTimeout: Error, CustomStringConvertible, Sendable {
+    public var step: String
+    public var timeout: Duration
+    public var description: String { "\(step) timed out after \(timeout.reloadText)" }
+}
+
+/// How the run for one trigger ended; the raw value is the `result` label of `podagent_reloads_total`.
+public enum ReloadResult: String, Sendable, CaseIterable {
+    /// The check passed (or there is none) and every action succeeded.
+    case success
+    /// The check failed; no action ran. Not retried: the next change tries again.
+    case checkFailed = "check_failed"
+    /// An action kept failing until the retry policy's attempts were used up.
+    case failed
+    /// A newer trigger arrived before this one succeeded, and replaced it: while it was still waiting to
+    /// start (coalesced), or at a step boundary or in backoff. Every trigger ends with exactly one result,
+    /// so the counters add up to the triggers submitted.
+    case superseded
+}
+
+/// The end of one trigger's run, as published on ``ReloadPipeline/outcomes``.
+public struct ReloadOutcome: Sendable {
+    /// The trigger as run; `firstCommitSeen` is the earliest of the triggers it absorbed.
+    public var trigger: ReloadTrigger
+    public var result: ReloadResult
+    /// Action attempts made (0 when the check failed or the run never reached its actions).
+    public var attempts: Int
+    /// From the start of the check to the result, backoff included; zero for a trigger that never started.
+    public var duration: Duration
+    /// The last failing step's error (real steps' errors name their subject: the command, the URL), or why
+    /// the run was superseded.
+    public var failure: String?
+    /// The name of the step that failed last, for `check_failed` and `failed`.
+    public var failedStep: String?
+}
+
+/// Runs the check and the reload actions for each trigger, one run at a time, with timeouts, retries and
+/// supersession — the "check → reload" part of DESIGN.md's pipeline, independent of how steps are made.
+///
+/// ```swift
+/// let pipeline = ReloadPipeline(
+///     check: ReloadStep(name: "check", timeout: .seconds(10)) { _ in try await runCheck() },
+///     actions: [ReloadStep(name: "signal HUP", timeout: .seconds(2)) { _ in try sendHangup() }],
+///     retry: .standard, logger: logger)
+/// await pipeline.submit(ReloadTrigger(sequence: 1, firstCommitSeen: .now, summary: "nginx.conf"))
+/// ```
+///
+/// The rules, in the order a run meets them:
+/// 1. `submit` returns at once. Never two runs at once: a trigger that arrives while a run is going on
+///    waits as *pending*; a newer pending trigger replaces an older one (reported `superseded`), because a
+///    change set describes the latest state and only the newest needs reloading. The replacement keeps the
+///    earliest `firstCommitSeen`, so the latency metric counts from the first change it stands for.
+/// 2. The check runs first, once per trigger. If it fails, no action runs, the result is `check_failed`,
+///    and nothing is retried — retrying the same content gives the same answer; the next change tries again.
+/// 3. The actions run in the given order. When one fails, the run waits (``RetryPolicy``) and retries
+///    **from the failed action on**: the actions before it already succeeded on this same content, and
+///    running them again would reload or restart the app once more and resend notifications for nothing.
+///    The budget of attempts is per run; when it is used up the result is `failed`.
+/// 4. A pending newer trigger ends the run at the next step boundary, as `superseded`: while it waits in
+///    backoff the wait is cut short, and between steps no further step starts. The step in flight is
+///    never cancelled for this, only by its own timeout: interrupting `nginx -s reload` or a webhook half
+///    way leaves the app in a state nobody knows, and a step is bounded by its timeout anyway. Ending the
+///    run right after a passing check also matters for safety: the files on disk are already the newer,
+///    unchecked content, and must not be reloaded before their own check.
+/// 5. A superseded run hands its earliest `firstCommitSeen` on to the trigger that replaced it: its change
+///    reaches the app only when that one succeeds.
+///
+/// Metrics go through swift-metrics (`podagent_reloads_total{result}`, `podagent_reload_duration_seconds`,
+/// `podagent_change_to_reload_seconds`, `podagent_last_reload_success_timestamp_seconds`), created from
+/// `metricsFactory` — the bootstrapped global one unless a test hands in its own — so the pipeline must be
+/// created after `MetricsSystem.bootstrap`.
+public actor ReloadPipeline {
+    private let check: ReloadStep?
+    private let actions: [ReloadStep]
+    private let retry: RetryPolicy
+    private let logger: Logger
+    private let metrics: ReloadMetrics
+    private let outcomeSink: AsyncStream<ReloadOutcome>.Continuation
+
+    /// Every trigger's end, in order, for one consumer (tests, readiness, events). Buffers only the newest
+    /// 256, so a pipeline nobody listens to does not grow.
+    public nonisolated let outcomes: AsyncStream<ReloadOutcome>
+
+    /// The newest trigger not yet started.
+    private var pending: ReloadTrigger?
+    /// The task draining triggers; nil while idle, so an idle pipeline holds no task and no timer.
+    private var worker: Task<Void, Never>?
+    /// The backoff wait of the current run, cancelled by `submit` so a newer trigger starts promptly.
+    private var backoffWait: Task<Void, Never>?
+    private var isShutDown = false
+
+    public init(
+        check: ReloadStep?,
+        actions: [ReloadStep],
+        retry: RetryPolicy = .standard,
+        logger: Logger,
+        metricsFactory: (any MetricsFactory)? = nil
+    ) {
+        self.check = check
+        self.actions = actions
+        self.retry = retry
+        self.logger = logger
+        self.metrics = ReloadMetrics(factory: metricsFactory ?? MetricsSystem.factory)
+        (outcomes, outcomeSink) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(256))
+    }
+
+    /// Queues a reload for `trigger` and returns at once; see the type's rules for what happens to older ones.
+    public func submit(_ trigger: ReloadTrigger) {
+        guard !isShutDown else {
+            logger.debug("trigger after shutdown ignored", metadata: ["trigger": "\(trigger.sequence)"])
+            return
+        }
+        var trigger = trigger
+        if let older = pending {
+            trigger.firstCommitSeen = earliest(older.firstCommitSeen, trigger.firstCommitSeen)
+            finish(
+                ReloadOutcome(
+                    trigger: older, result: .superseded, attempts: 0, duration: .zero,
+                    failure: "replaced by trigger \(trigger.sequence) before it started", failedStep: nil),
+                ran: false, logger: logger.with(trigger: older.sequence))
+        }
+        pending = trigger
+        backoffWait?.cancel()
+        if worker == nil {
+            worker = Task { await self.drain() }
+        }
+    }
+
+    /// Stops: drops the pending trigger, cancels the step in flight (shutdown must not wait for a slow
+    /// action) and waits for the run to end. Later `submit`s are ignored; ``outcomes`` finishes.
+    public func shutdown() async {
+        isShutDown = true
+        if let dropped = pending {
+            logger.info("shutdown: pending reload dropped", metadata: ["trigger": "\(dropped.sequence)"])
+            pending = nil
+        }
+        backoffWait?.cancel()
+        worker?.cancel()
+        await worker?.value
+        outcomeSink.finish()
+    }
+
+    /// Runs pending triggers until there are none. Only one drain exists at a time (`worker`).
+    private func drain() async {
+        while let trigger = pending {
+            pending = nil
+            guard let outcome = await run(trigger) else { break }  // cancelled by shutdown
+            if outcome.result == .superseded, var newer = pending {
+                newer.firstCommitSeen = earliest(outcome.trigger.firstCommitSeen, newer.firstCommitSeen)
+                pending = newer
+            }
+            finish(outcome, ran: true, logger: logger.with(trigger: trigger.sequence))
+        }
+        worker = nil
+    }
+
+    /// One trigger's run: check, then actions with retries. Nil when shutdown cancelled it.
+    private func run(_ trigger: ReloadTrigger) async -> ReloadOutcome? {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let log = logger.with(trigger: trigger.sequence)
+        log.debug("reload started", metadata: ["change": "\(trigger.summary)"])
+
+        func outcome(_ result: ReloadResult, attempts: Int, failure: String? = nil, step: String? = nil)
+            -> ReloadOutcome
+        {
+            ReloadOutcome(
+                trigger: trigger, result: result, attempts: attempts, duration: clock.now - started,
+                failure: failure, failedStep: step)
+        }
+        func supersededOutcome(attempts: Int) -> ReloadOutcome? {
+            guard let newer = pending else { return nil }
+            return outcome(.superseded, attempts: attempts, failure: "superseded by trigger \(newer.sequence)")
+        }
+
+        if let check {
+            let checked = await Self.perform(check, for: trigger)
+            if Task.isCancelled { return nil }
+            switch checked {
+            case .success(let took):
+                log.info("check passed", metadata: ["step": "\(check.name)", "duration": "\(took.reloadText)"])
+            case .failure(let failure):
+                return outcome(.checkFailed, attempts: 0, failure: "\(failure.error)", step: check.name)
+            }
+            // The files on disk are already the newer content, which this check has not seen.
+            if let superseded = supersededOutcome(attempts: 0) { return superseded }
+        }
+
+        var next = 0  // the first action that has not succeeded on this trigger's content
+        var attempt = 1
+        while true {
+            var failed: (step: ReloadStep, error: any Error)?
+            while next < actions.count {
+                let step = actions[next]
+                let result = await Self.perform(step, for: trigger)
+                if Task.isCancelled { return nil }
+                switch result {
+                case .success(let took):
+                    log.debug(
+                        "action done",
+                        metadata: ["step": "\(step.name)", "attempt": "\(attempt)", "duration": "\(took.reloadText)"])
+                    next += 1
+                case .failure(let failure):
+                    failed = (step, failure.error)
+                }
+                if failed != nil { break }
+                if next < actions.count, let superseded = supersededOutcome(attempts: attempt) { return superseded }
+            }
+            guard let failed else { return outcome(.success, attempts: attempt) }
+
+            if attempt >= retry.maxAttempts {
+                return outcome(.failed, attempts: attempt, failure: "\(failed.error)", step: failed.step.name)
+            }
+            if let superseded = supersededOutcome(attempts: attempt) { return superseded }
+            let wait = retry.backoff(afterAttempt: attempt)
+            log.warning(
+                "reload action failed, retrying in \(wait.reloadText): \(failed.error)",
+                metadata: ["step": "\(failed.step.name)", "attempt": "\(attempt)"])
+            await sleepUnlessSuperseded(wait)
+            if Task.isCancelled { return nil }
+            if let superseded = supersededOutcome(attempts: attempt) { return superseded }
+            attempt += 1
+        }
+    }
+
+    /// Waits out a backoff; `submit` cancels the wait so a newer trigger does not wait for it.
+    private func sleepUnlessSuperseded(_ wait: Duration) async {
+        let sleeper = Task<Void, Never> { _ = try? await Task.sleep(for: wait) }
+        backoffWait = sleeper
+        // Shutdown cancels the worker, not the sleeper: forward it, or shutdown would wait out the backoff.
+        await withTaskCancellationHandler {
+            await sleeper.value
+        } onCancel: {
+            sleeper.cancel()
+        }
+        backoffWait = nil
+    }
+
+    /// Publishes, counts and logs a trigger's end — one line per result (a failed check's line is the
+    /// check's result line, with its stderr); `ran` is false for a trigger replaced before it started.
+    private func finish(_ outcome: ReloadOutcome, ran: Bool, logger log: Logger) {
+        metrics.record(outcome, ran: ran, completedAt: ContinuousClock.now)
+        var metadata: Logger.Metadata = [
+            "result": "\(outcome.result.rawValue)",
+            "attempts": "\(outcome.attempts)",
+            "duration": "\(outcome.duration.reloadText)",
+        ]
+        if let step = outcome.failedStep { metadata["step"] = "\(step)" }
+        switch outcome.result {
+        case .success:
+            if let first = outcome.trigger.firstCommitSeen {
+                metadata["since_commit"] = "\((ContinuousClock.now - first).reloadText)"
+            }
+            log.info("reload done", metadata: metadata)
+        case .checkFailed:
+            log.error("check failed: \(outcome.failure ?? ""), not reloading", metadata: metadata)
+        case .failed:
+            log.error("reload failed after \(outcome.attempts) attempts: \(outcome.failure ?? "")", metadata: metadata)
+        case .superseded:
+            log.info("reload superseded: \(outcome.failure ?? "")", metadata: metadata)
+        }
+        outcomeSink.yield(outcome)
+    }
+
+    /// A step that failed, with how long it ran.
+    private struct StepFailure: Error {
+        var error: any Error
+        var took: Duration
+    }
+
+    /// Runs one step against its timeout. On timeout the step's task is cancelled and awaited (the step
+    /// contract says it returns promptly), so a late step can never overlap the next one.
+    private static func perform(_ step: ReloadStep, for trigger: ReloadTrigger) async -> Result<Duration, StepFailure> {
+        let clock = ContinuousClock()
+        let started = clock.now
+        do {
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    try await step.perform(trigger)
+                    return true
+                }
+                group.addTask {
+                    try await Task.sleep(for: step.timeout)
+                    return false
+                }
+                let finishedInTime = try await group.next() ?? false
+                group.cancelAll()
+                if !finishedInTime { throw ReloadStepTimeout(step: step.name, timeout: step.timeout) }
+            }
+            return .success(clock.now - started)
+        } catch {
+            return .failure(StepFailure(error: error, took: clock.now - started))
+        }
+    }
+}
+
+private func earliest(_ a: ContinuousClock.Instant?, _ b: ContinuousClock.Instant?) -> ContinuousClock.Instant? {
+    switch (a, b) {
+    case (let a?, let b?): return min(a, b)
+    case (let a?, nil): return a
+    case (nil, let b): return b
+    }
+}
+
+extension Logger {
+    /// A copy whose lines carry the trigger's sequence, so one reload's lines can be picked out.
+    fileprivate func with(trigger sequence: Int) -> Logger {
+        var copy = self
+        copy[metadataKey: "trigger"] = "\(sequence)"
+        return copy
+    }
+}
+
+/// The pipeline's metrics, named as in DESIGN.md.
+struct ReloadMetrics: Sendable {
+    private let results: [ReloadResult: Counter]
+    private let runDuration: CoreMetrics.Timer
+    private let changeToReload: CoreMetrics.Timer
+    private let lastSuccess: Gauge
+
+    init(factory: any MetricsFactory) {
+        var results: [ReloadResult: Counter] = [:]
+        for result in ReloadResult.allCases {
+            results[result] = Counter(
+                label: "podagent_reloads_total", dimensions: [("result", result.rawValue)], factory: factory)
+        }
+        self.results = results
+        runDuration = CoreMetrics.Timer(label: "podagent_reload_duration_seconds", factory: factory)
+        changeToReload = CoreMetrics.Timer(label: "podagent_change_to_reload_seconds", factory: factory)
+        lastSuccess = Gauge(label: "podagent_last_reload_success_timestamp_seconds", factory: factory)
+    }
+
+    func record(_ outcome: ReloadOutcome, ran: Bool, completedAt now: ContinuousClock.Instant) {
+        results[outcome.result]?.increment()
+        // A trigger replaced before it started is not a run: it has no duration to observe.
+        if ran {
+            runDuration.recordNanoseconds(outcome.duration.reloadNanoseconds)
+        }
+        if outcome.result == .success {
+            if let first = outcome.trigger.firstCommitSeen {
+                changeToReload.recordNanoseconds((now - first).reloadNanoseconds)
+            }
+            lastSuccess.record(Self.unixSeconds())
+        }
+    }
+
+    private static func unixSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}

@@ -1,0 +1,473 @@
+import Glibc
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import Testing
+
+@testable import PodAgentKit
+
+// MARK: - A real HTTP(S) server on 127.0.0.1 that records requests and answers as told
+
+/// One request as the server saw it.
+struct PipeRecordedRequest: Sendable {
+    var method: String
+    var uri: String
+    var headers: [(name: String, value: String)]
+    var receivedAt: ContinuousClock.Instant
+
+    func header(_ name: String) -> String? {
+        headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+
+    /// The `Podagent-Trigger` header, i.e. which reload sent this request.
+    var trigger: Int? { header("Podagent-Trigger").flatMap { Int($0) } }
+}
+
+/// What the server answers, in order: `failures` requests get `failureStatus`, the rest `status`.
+struct PipeServerScript: Sendable {
+    var status = 200
+    var body = "ok"
+    var failures = 0
+    var failureStatus = 500
+    var failureBody = "receiver says no"
+    /// Requests from these triggers always get `failureStatus`.
+    var failingTriggers: Set<Int> = []
+    /// Never answer (for timeouts).
+    var hang = false
+}
+
+/// A tiny NIO HTTP/1.1 server bound to 127.0.0.1 on a random port, plain or TLS.
+final class PipeHTTPServer: Sendable {
+    fileprivate struct State {
+        var script: PipeServerScript
+        var requests: [PipeRecordedRequest] = []
+    }
+
+    let port: Int
+    let scheme: String
+    private let state: NIOLockedValueBox<State>
+    private let channel: any Channel
+    private let group: MultiThreadedEventLoopGroup
+
+    var url: String { "\(scheme)://127.0.0.1:\(port)" }
+
+    static func start(_ script: PipeServerScript = PipeServerScript(), tls: NIOSSLContext? = nil) async throws
+        -> PipeHTTPServer
+    {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let state = NIOLockedValueBox(State(script: script))
+        let channel = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls))
+                    }
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(PipeRecordingHandler(state: state))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        return PipeHTTPServer(
+            port: channel.localAddress!.port!, scheme: tls == nil ? "http" : "https", state: state, channel: channel,
+            group: group)
+    }
+
+    private init(
+        port: Int, scheme: String, state: NIOLockedValueBox<State>, channel: any Channel,
+        group: MultiThreadedEventLoopGroup
+    ) {
+        self.port = port
+        self.scheme = scheme
+        self.state = state
+        self.channel = channel
+        self.group = group
+    }
+
+    var requests: [PipeRecordedRequest] { state.withLockedValue { $0.requests } }
+
+    func setScript(_ script: PipeServerScript) { state.withLockedValue { $0.script = script } }
+
+    /// Waits (polling, bounded) until the server has seen `count` requests; returns what it saw.
+    func waitForRequests(_ count: Int, within limit: Duration = .seconds(30)) async throws -> [PipeRecordedRequest] {
+        let deadline = ContinuousClock.now + limit
+        while requests.count < count && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return requests
+    }
+
+    func stop() async {
+        try? await channel.close()
+        try? await group.shutdownGracefully()
+    }
+
+    /// The handler's view of the state: record a request, decide its answer.
+    fileprivate final class PipeRecordingHandler: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+
+        private let state: NIOLockedValueBox<State>
+        private var head: HTTPRequestHead?
+
+        init(state: NIOLockedValueBox<State>) { self.state = state }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let head):
+                self.head = head
+            case .body:
+                break
+            case .end:
+                guard let head else { return }
+                let request = PipeRecordedRequest(
+                    method: head.method.rawValue, uri: head.uri, headers: head.headers.map { ($0.name, $0.value) },
+                    receivedAt: .now)
+                let answer: (status: Int, body: String)? = state.withLockedValue { state in
+                    state.requests.append(request)
+                    let script = state.script
+                    if script.hang { return nil }
+                    if let trigger = request.trigger, script.failingTriggers.contains(trigger) {
+                        return (script.failureStatus, script.failureBody)
+                    }
+                    if script.failures > 0 {
+                        state.script.failures -= 1
+                        return (script.failureStatus, script.failureBody)
+                    }
+                    return (script.status, script.body)
+                }
+                guard let answer else { return }
+                var headers = HTTPHeaders()
+                headers.add(name: "Content-Length", value: "\(answer.body.utf8.count)")
+                if (300...399).contains(answer.status) { headers.add(name: "Location", value: "/elsewhere") }
+                let responseHead = HTTPResponseHead(
+                    version: head.version, status: HTTPResponseStatus(statusCode: answer.status), headers: headers)
+                context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
+                context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: answer.body)))), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            }
+        }
+    }
+}
+
+/// A throw-away CA and a server certificate for 127.0.0.1, made by the real `openssl` command.
+struct PipeTestCA {
+    let directory: TemporaryDirectory
+    var caFile: String { directory.file("ca.pem") }
+    var certificateFile: String { directory.file("server.pem") }
+    var keyFile: String { directory.file("server.key") }
+
+    init(_ label: String, serverNames: String = "IP:127.0.0.1,DNS:localhost") throws {
+        directory = TemporaryDirectory("pipe-ca-\(label)")
+        let d = directory.path
+        directory.write("server.ext", "subjectAltName=\(serverNames)\nextendedKeyUsage=serverAuth\n")
+        let script = """
+            set -e
+            cd '\(d)'
+            openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem \
+              -days 2 -subj /CN=podagent-test-ca-\(label) \
+              -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+            openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr \
+              -subj /CN=127.0.0.1
+            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 \
+              -extfile server.ext
+            """
+        let status = system("(\(script)) >'\(d)/openssl.log' 2>&1")
+        try #require(status == 0, "openssl failed: \(readText(d + "/openssl.log") ?? "")")
+    }
+
+    func serverContext() throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMFile(certificateFile).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem)))
+        configuration.minimumTLSVersion = .tlsv12
+        return try NIOSSLContext(configuration: configuration)
+    }
+}
+
+/// A port on 127.0.0.1 where nothing listens: bound, read, closed.
+func pipeClosedPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    try #require(fd >= 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+            bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+        }
+    }
+    try #require(bound)
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+// MARK: - Tests
+
+@Suite("Webhook action")
+struct WebhookActionTests {
+    @Test func deliversMethodPathHeadersAndTrigger() async throws {
+        let server = try await PipeHTTPServer.start()
+        let client = WebhookClient()
+        defer { Task { await server.stop() } }
+        let action = try WebhookAction(
+            url: server.url + "/-/reload?source=podagent", method: "put",
+            headers: [try WebhookHeader(parsing: "Authorization: Bearer t0ken"), try WebhookHeader(parsing: "X-Team:ops")],
+            timeout: .seconds(10), client: client)
+        try await action.perform(for: ReloadTrigger(sequence: 42, firstCommitSeen: nil, summary: "x"))
+        await client.shutdown()
+
+        let requests = server.requests
+        try #require(requests.count == 1)
+        #expect(requests[0].method == "PUT")
+        #expect(requests[0].uri == "/-/reload?source=podagent")
+        #expect(requests[0].header("Authorization") == "Bearer t0ken")
+        #expect(requests[0].header("X-Team") == "ops")
+        #expect(requests[0].trigger == 42)
+        #expect(requests[0].header("User-Agent") == "podagent/\(PodAgentVersion.string)")
+    }
+
+    @Test func defaultMethodIsPostAndAny2xxIsSuccess() async throws {
+        let server = try await PipeHTTPServer.start(PipeServerScript(status: 202, body: ""))
+        let client = WebhookClient()
+        defer { Task { await server.stop() } }
+        let action = try WebhookAction(url: server.url + "/hook", timeout: .seconds(10), client: client)
+        try await action.perform()
+        await client.shutdown()
+        #expect(server.requests.map(\.method) == ["POST"])
+    }
+
+    @Test func unexpectedStatusNamesStatusAndAtMost200BytesOfBody() async throws {
+        let body = "config rejected: " + String(repeating: "x", count: 1000)
+        let server = try await PipeHTTPServer.start(PipeServerScript(status: 503, body: body))
+        let client = WebhookClient()
+        defer { Task { await server.stop() } }
+        let action = try WebhookAction(url: server.url + "/hook", timeout: .seconds(10), client: client)
+        let error = try await #require(throws: WebhookError.self) { try await action.perform() }
+        await client.shutdown()
+
+        guard case .unexpectedStatus(let code, let bodyStart) = error.reason else {
+            Issue.record("expected an unexpected-status error, got \(error)")
+            return
+        }
+        #expect(code == 503)
+        #expect(bodyStart.utf8.count == 200)
+        #expect(bodyStart.hasPrefix("config rejected: xxx"))
+        #expect(error.description.contains("answered 503, expected 2xx"))
+        #expect(error.description.contains(server.url + "/hook"))
+    }
+
+    @Test func expectedStatusListDecidesSuccess() async throws {
+        let server = try await PipeHTTPServer.start(PipeServerScript(status: 204, body: ""))
+        let client = WebhookClient()
+        defer { Task { await server.stop() } }
+        let accepting = try WebhookAction(
+            url: server.url, expectedStatus: try ExpectedStatus(parsing: "200, 204"), timeout: .seconds(10),
+            client: client)
+        try await accepting.perform()
+
+        let strict = try WebhookAction(
+            url: server.url, expectedStatus: try ExpectedStatus(parsing: "200"), timeout: .seconds(10), client: client)
+        let error = try await #require(throws: WebhookError.self) { try await strict.perform() }
+        #expect(error.reason == .unexpectedStatus(code: 204, bodyStart: ""))
+        await client.shutdown()
+    }
+
+    @Test func redirectIsNotFollowed() async throws {
+        let server = try await PipeHTTPServer.start(PipeServerScript(status: 302, body: ""))
+        let client = WebhookClient()
+        defer { Task { await server.stop() } }
+        let action = try WebhookAction(
+            url: server.url + "/hook", headers: [try WebhookHeader(parsing: "Authorization: Bearer t0ken")],
+            timeout: .seconds(10), client: client)
+        let error = try await #require(throws: WebhookError.self) { try await action.perform() }
+        await client.shutdown()
+        #expect(error.reason == .unexpectedStatus(code: 302, bodyStart: ""))
+        #expect(server.requests.map(\.uri) == ["/hook"])  // /elsewhere never asked
+    }
+
+    @Test func connectionRefusedSaysSoWithTheURL() async throws {
+        let port = try pipeClosedPort()
+        let client = WebhookClient()
+        let action = try WebhookAction(url: "http://127.0.0.1:\(port)/reload", timeout: .seconds(10), client: client)
+        let error = try await #require(throws: WebhookError.self) { try await action.perform() }
+        await client.shutdown()
+        #expect(error.reason == .connectionRefused)
+        #expect(error.description.contains("http://127.0.0.1:\(port)/reload"))
+        #expect(error.description.contains("connection refused"))
+    }
+
+    @Test func requestTimesOut() async throws {
+        let server = try await PipeHTTPServer.start(PipeServerScript(hang: true))
+        let client = WebhookClient()
+        defer { Task { await server.stop() } }
+        let action = try WebhookAction(url: server.url, timeout: .milliseconds(300), client: client)
+        let error = try await #require(throws: WebhookError.self) { try await action.perform() }
+        await client.shutdown()
+        #expect(error.reason == .timedOut(after: .milliseconds(300)))
+        #expect(error.description.hasSuffix("timed out after 300ms"))
+        #expect(server.requests.count == 1)
+    }
+
+    @Test func httpsVerifiesAgainstThePinnedCA() async throws {
+        let ca = try PipeTestCA("good")
+        defer { ca.directory.remove() }
+        let server = try await PipeHTTPServer.start(tls: try ca.serverContext())
+        let client = WebhookClient()
+        defer { Task { await server.stop() } }
+        let action = try WebhookAction(url: server.url + "/tls", timeout: .seconds(10), caFile: ca.caFile, client: client)
+        try await action.perform()
+        await client.shutdown()
+        #expect(server.requests.map(\.uri) == ["/tls"])
+    }
+
+    @Test func httpsRefusesAServerNotSignedByATrustedCA() async throws {
+        let ca = try PipeTestCA("server")
+        let other = try PipeTestCA("other")
+        defer {
+            ca.directory.remove()
+            other.directory.remove()
+        }
+        let server = try await PipeHTTPServer.start(tls: try ca.serverContext())
+        let client = WebhookClient()
+        defer { Task { await server.stop() } }
+
+        // The system trust store does not know the test CA.
+        let systemStore = try WebhookAction(url: server.url, timeout: .seconds(10), client: client)
+        let systemError = try await #require(throws: WebhookError.self) { try await systemStore.perform() }
+        // A CA file pins that CA alone.
+        let wrongCA = try WebhookAction(url: server.url, timeout: .seconds(10), caFile: other.caFile, client: client)
+        let pinnedError = try await #require(throws: WebhookError.self) { try await wrongCA.perform() }
+        await client.shutdown()
+
+        for error in [systemError, pinnedError] {
+            guard case .tls = error.reason else {
+                Issue.record("expected a TLS failure, got \(error)")
+                continue
+            }
+            #expect(error.description.contains("TLS failed: the server's certificate is not signed by a trusted CA"))
+        }
+        #expect(server.requests.isEmpty)
+    }
+
+    @Test func httpsRefusesACertificateForAnotherHost() async throws {
+        let ca = try PipeTestCA("name", serverNames: "DNS:reloader.example")
+        defer { ca.directory.remove() }
+        let server = try await PipeHTTPServer.start(tls: try ca.serverContext())
+        let client = WebhookClient()
+        defer { Task { await server.stop() } }
+        let action = try WebhookAction(url: server.url, timeout: .seconds(10), caFile: ca.caFile, client: client)
+        let error = try await #require(throws: WebhookError.self) { try await action.perform() }
+        await client.shutdown()
+        guard case .tls(let detail) = error.reason else {
+            Issue.record("expected a TLS failure, got \(error)")
+            return
+        }
+        #expect(detail.contains("not valid for this host name"))
+        #expect(server.requests.isEmpty)
+    }
+
+    @Test func clientIsCreatedOnFirstUseAndRefusesAfterShutdown() async throws {
+        let server = try await PipeHTTPServer.start()
+        defer { Task { await server.stop() } }
+        let client = WebhookClient()
+        let action = try WebhookAction(url: server.url, timeout: .seconds(10), client: client)
+        #expect(!client.hasStarted)
+        try await action.perform()
+        #expect(client.hasStarted)
+        await client.shutdown()
+        let error = try await #require(throws: WebhookError.self) { try await action.perform() }
+        #expect(error.reason == .shutDown)
+        #expect(server.requests.count == 1)
+    }
+
+    @Test func clientDroppedWithoutShutdownClosesItself() async throws {
+        let server = try await PipeHTTPServer.start()
+        defer { Task { await server.stop() } }
+        do {
+            let client = WebhookClient()
+            try await WebhookAction(url: server.url, timeout: .seconds(10), client: client).perform()
+        }  // freed here: AsyncHTTPClient would trap in a debug build if nothing shut it down
+        #expect(server.requests.count == 1)
+    }
+
+    @Test func summaryAndErrorsShowHeaderNamesButNeverValuesNorQueryOrUserInfo() async throws {
+        let server = try await PipeHTTPServer.start(PipeServerScript(status: 500))
+        let client = WebhookClient()
+        defer { Task { await server.stop() } }
+        let url = "http://user:pa55@127.0.0.1:\(server.port)/reload?token=s3cr3t"
+        let action = try WebhookAction(
+            url: url, headers: [try WebhookHeader(parsing: "Authorization: Bearer s3cr3t")], timeout: .seconds(10),
+            client: client)
+        let error = try await #require(throws: WebhookError.self) { try await action.perform() }
+        await client.shutdown()
+
+        #expect(action.displayURL == "http://127.0.0.1:\(server.port)/reload?…")
+        #expect(action.summary == "POST http://127.0.0.1:\(server.port)/reload?… (headers: Authorization; expect 2xx; timeout 10s)")
+        #expect(action.step().name == "webhook POST http://127.0.0.1:\(server.port)/reload?…")
+        for text in [action.summary, error.description, action.step().name] {
+            #expect(!text.contains("s3cr3t"))
+            #expect(!text.contains("pa55"))
+        }
+        #expect(server.requests.first?.uri == "/reload?token=s3cr3t")  // the real URL was used
+    }
+}
+
+@Suite("Webhook configuration")
+struct WebhookConfigurationTests {
+    @Test(arguments: [
+        ("2xx", [200, 204, 299], [199, 300, 500]),
+        ("200,204", [200, 204], [201, 203, 205]),
+        ("200-202, 304", [200, 201, 202, 304], [203, 303, 305]),
+        ("5XX", [500, 503], [499, 200]),
+    ])
+    func expectedStatusMatches(text: String, matching: [Int], notMatching: [Int]) throws {
+        let expected = try ExpectedStatus(parsing: text)
+        for code in matching { #expect(expected.matches(code), "\(text) should match \(code)") }
+        for code in notMatching { #expect(!expected.matches(code), "\(text) should not match \(code)") }
+    }
+
+    @Test(arguments: ["", "2", "20x", "6xx", "abc", "299-200", "200,", "99", "1000", "200-"])
+    func expectedStatusRejects(text: String) {
+        #expect(throws: WebhookConfigurationError.self) { try ExpectedStatus(parsing: text) }
+    }
+
+    @Test func headerParsing() throws {
+        let header = try WebhookHeader(parsing: "X-Token:   abc: def  ")
+        #expect(header.name == "X-Token")
+        #expect(header.value == "abc: def")
+        #expect(throws: WebhookConfigurationError.self) { try WebhookHeader(parsing: "no colon") }
+        #expect(throws: WebhookConfigurationError.self) { try WebhookHeader(parsing: "Bad Name: x") }
+        #expect(throws: WebhookConfigurationError.self) { try WebhookHeader(parsing: ": x") }
+        #expect(throws: WebhookConfigurationError.self) { try WebhookHeader(name: "X-A", value: "a\r\nX-B: b") }
+    }
+
+    @Test func urlAndOptionValidation() throws {
+        let client = WebhookClient()
+        #expect(throws: WebhookConfigurationError.self) { try WebhookAction(url: "ftp://host/x", client: client) }
+        #expect(throws: WebhookConfigurationError.self) { try WebhookAction(url: "http:///path", client: client) }
+        #expect(throws: WebhookConfigurationError.self) { try WebhookAction(url: "http://host/a b", client: client) }
+        #expect(throws: WebhookConfigurationError.self) {
+            try WebhookAction(url: "http://host/", method: "GE T", client: client)
+        }
+        #expect(throws: WebhookConfigurationError.self) {
+            try WebhookAction(url: "http://host/", timeout: .zero, client: client)
+        }
+        #expect(throws: WebhookConfigurationError.self) {
+            try WebhookAction(url: "http://host/", caFile: "/etc/hostname", client: client)  // CA for plain http
+        }
+        let missing = #expect(throws: WebhookConfigurationError.self) {
+            try WebhookAction(url: "https://host/", caFile: "/nonexistent/ca.pem", client: client)
+        }
+        #expect(missing?.description.contains("/nonexistent/ca.pem") == true)
+        let notPEM = #expect(throws: WebhookConfigurationError.self) {
+            try WebhookAction(url: "https://host/", caFile: "/etc/hostname", client: client)
+        }
+        #expect(notPEM?.description.contains("/etc/hostname") == true)
+        #expect(!client.hasStarted)  // validation never starts the client
+    }
+}
