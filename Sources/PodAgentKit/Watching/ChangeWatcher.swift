@@ -1,0 +1,475 @@
+// From "the kubelet swapped ..data" to "a ChangeSet is handed to the reload pipeline".
+//
+//   inotify thread ──InotifyEvent──► WatchLoop.receive
+//       VolumeSignal: MOVED_TO ..data = committed │ plain write = quiet period │ directory gone = wait
+//   commit ──► debounce window (one for all directories; extended by every commit)
+//   window closed ──► evaluate: read each committed directory by content (SHA-256 through ..data)
+//   ──► ChangeOutbox.publish: diff against what the consumer last received, apply the filters
+//   ──► consumer pulls the ChangeSet (coalesced while it was busy; at most one per minInterval)
+//
+// One task runs the loop and owns all its state. It sleeps on its input stream; a timer task exists
+// only while a deadline is pending, so an idle watcher never wakes up.
+
+import CoreMetrics
+import Glibc
+import Logging
+import Synchronization
+
+/// Watches volume directories and emits a `ChangeSet` for each settled, content-changing update.
+///
+/// ```swift
+/// var configuration = WatchConfiguration(directories: ["/etc/config"])
+/// configuration.debounce = .milliseconds(100)
+/// let watcher = try ChangeWatcher(configuration, logger: logger)
+/// try await watcher.start()                 // watches placed, baseline read
+/// for await change in watcher.changes() {   // pulled: nothing piles up while you work
+///     print(change.summary)
+/// }
+/// ```
+///
+/// Guarantees: nothing is emitted before the kubelet commits (`MOVED_TO ..data`); a new generation
+/// with identical bytes emits nothing; the last state is always emitted; directories updated within
+/// one debounce window come as one set; a change that passes no filter is never emitted and never
+/// comes back later.
+public final class ChangeWatcher: Sendable {
+    public let configuration: WatchConfiguration
+    /// The watched directories: absolute, in configuration order, duplicates removed.
+    public let directories: [String]
+
+    private let logger: Logger
+    private let metrics: WatchMetrics
+    private let outbox: ChangeOutbox
+    private let input: AsyncStream<WatchInput>.Continuation
+    /// The loop's input until the loop is started (once).
+    private let pendingLoop: Mutex<AsyncStream<WatchInput>?>
+
+    /// Validates the configuration; fails for a missing directory unless `waitForMissing` is set.
+    /// Watching starts with `start()`, `changes()` or `run()`.
+    ///
+    /// - Parameter metricsFactory: where `podagent_volume_generations_total{volume}` and
+    ///   `podagent_watch_errors_total` go; nil uses the bootstrapped `MetricsSystem`.
+    public init(_ configuration: WatchConfiguration, logger: Logger, metricsFactory: (any MetricsFactory)? = nil)
+        throws(WatchError)
+    {
+        self.configuration = configuration
+        directories = try configuration.validatedDirectories()
+        self.logger = logger
+        metrics = WatchMetrics(directories: directories, factory: metricsFactory)
+        outbox = ChangeOutbox(filter: configuration.filter, minInterval: configuration.minInterval, logger: logger)
+        let (stream, continuation) = AsyncStream.makeStream(of: WatchInput.self, bufferingPolicy: .unbounded)
+        input = continuation
+        pendingLoop = Mutex(stream)
+    }
+
+    deinit {
+        input.yield(.stop)
+    }
+
+    /// Places the watches and reads the baseline content; returns once changes are being watched
+    /// (a change after this returns is reported). Safe to call more than once.
+    public func start() async throws(WatchError) {
+        launch()
+        try await outbox.waitUntilReady()
+    }
+
+    /// The change sets, for one consumer. Starts watching if `start()` was not called (then a start
+    /// failure just ends the stream; call `start()` first to get the error). Each set is computed when
+    /// the consumer asks for it, so a slow consumer gets one set covering everything since the last.
+    public func changes() -> AsyncStream<ChangeSet> {
+        launch()
+        let outbox = self.outbox
+        return AsyncStream(unfolding: { await outbox.next() })
+    }
+
+    /// Watches until the calling task is cancelled (the shape of a ServiceLifecycle `Service.run()`),
+    /// then removes the watches and ends the change stream.
+    public func run() async throws(WatchError) {
+        try await start()
+        let input = self.input
+        let outbox = self.outbox
+        await withTaskCancellationHandler {
+            await outbox.waitUntilStopped()
+        } onCancel: {
+            input.yield(.stop)
+        }
+    }
+
+    /// Removes the watches and ends the change stream.
+    public func stop() async {
+        if let unused = pendingLoop.withLock({ $0.take() }) {
+            _ = unused
+            outbox.finish()
+            return
+        }
+        input.yield(.stop)
+        await outbox.waitUntilStopped()
+    }
+
+    /// The content of every watched directory as last read (the baseline until a change is read).
+    public func currentSnapshot() -> [VolumeContent] {
+        outbox.latest
+    }
+
+    /// Whether the watch loop has a deadline pending (debounce, quiet period, retry). False whenever
+    /// nothing is pending: an idle watcher has no timer that could wake it.
+    var hasPendingDeadline: Bool { outbox.isTimerArmed }
+
+    private func launch() {
+        guard let inputs = pendingLoop.withLock({ $0.take() }) else { return }
+        let loop = WatchLoop(
+            configuration: configuration, directories: directories, logger: logger, metrics: metrics,
+            outbox: outbox, input: input)
+        Task {
+            var loop = loop
+            await loop.run(inputs)
+        }
+    }
+}
+
+/// What wakes the watch loop.
+enum WatchInput: Sendable {
+    case inotify(InotifyEvent)
+    /// A deadline (debounce, quiet period, retry) may have passed.
+    case timer
+    case stop
+}
+
+/// The watch loop's state; owned by the one task that runs it.
+struct WatchLoop {
+    let configuration: WatchConfiguration
+    let logger: Logger
+    let metrics: WatchMetrics
+    let outbox: ChangeOutbox
+    let input: AsyncStream<WatchInput>.Continuation
+    let subscription: InotifySubscription
+    var volumes: [VolumeWatch]
+    /// The content last read, per directory (configuration order).
+    var contents: [VolumeContent]
+    /// The first commit not yet published.
+    var firstCommitSeen: ContinuousClock.Instant?
+    var debounceDeadline: ContinuousClock.Instant?
+    var retryDeadline: ContinuousClock.Instant?
+    var timer: (deadline: ContinuousClock.Instant, task: Task<Void, Never>)?
+
+    /// A read that found `..data` changing under it is retried this soon (the kubelet is mid-update).
+    static let busyRetry = Duration.milliseconds(20)
+    /// How many debounce windows (quiet periods) continuous activity may postpone a read.
+    static let maxDelayFactor = 10
+
+    init(configuration: WatchConfiguration, directories: [String], logger: Logger, metrics: WatchMetrics,
+         outbox: ChangeOutbox, input: AsyncStream<WatchInput>.Continuation) {
+        self.configuration = configuration
+        self.logger = logger
+        self.metrics = metrics
+        self.outbox = outbox
+        self.input = input
+        subscription = InotifyThread.shared.subscribe { input.yield(.inotify($0)) }
+        volumes = directories.map(VolumeWatch.init(directory:))
+        contents = directories.map(VolumeContent.missing)
+    }
+
+    mutating func run(_ inputs: AsyncStream<WatchInput>) async {
+        do throws(WatchError) {
+            try await establish()
+        } catch {
+            logger.error("cannot start watching", metadata: ["error": "\(error)"])
+            outbox.fail(error)
+            await subscription.cancel()
+            return
+        }
+        outbox.ready(baseline: contents)
+        loop: for await input in inputs {
+            let now = ContinuousClock.now
+            switch input {
+            case .inotify(let event): await receive(event, at: event.seen)
+            case .timer: await fireDeadlines(at: now)
+            case .stop: break loop
+            }
+            armTimer()
+        }
+        timer?.task.cancel()
+        outbox.noteTimer(armed: false)
+        await subscription.cancel()
+        outbox.finish()
+    }
+
+    // MARK: - the path of a change
+
+    mutating func receive(_ event: InotifyEvent, at now: ContinuousClock.Instant) async {
+        guard let watch = event.watch else {
+            return await rescanEverything(at: now, reason: "inotify event queue overflowed; events were lost")
+        }
+        for index in volumes.indices {
+            switch volumes[index].role {
+            case .watching(let watched) where watched == watch:
+                await directoryEvent(event, volume: index, at: now)
+            case .waiting(let ancestor) where ancestor == watch:
+                await ancestorEvent(event, volume: index, at: now)
+            default:
+                continue
+            }
+        }
+    }
+
+    mutating func directoryEvent(_ event: InotifyEvent, volume index: Int, at now: ContinuousClock.Instant) async {
+        switch VolumeSignal(event, managedByKubelet: volumes[index].managedByKubelet) {
+        case .committed:
+            let directory = volumes[index].directory
+            metrics.generations[index].increment()
+            logger.debug("generation committed", metadata: [
+                "volume": .string(directory),
+                "generation": .string((try? VolumeFS.readlink(directory + "/" + AtomicVolume.dataLinkName)) ?? "?"),
+            ])
+            volumes[index].managedByKubelet = true
+            commit(index, seenAt: now, now: now)
+        case .written:
+            wrote(index, at: now)
+        case .lost:
+            await lose(index, at: now)
+        case .irrelevant:
+            break
+        }
+    }
+
+    /// A directory's content changed (committed, or settled): read it when the debounce window closes.
+    /// Each commit extends the window, up to `maxDelayFactor` windows after the first one, so a volume
+    /// that never stops changing cannot hold back every other one.
+    mutating func commit(_ index: Int, seenAt: ContinuousClock.Instant, now: ContinuousClock.Instant) {
+        volumes[index].dirty = true
+        let first = min(firstCommitSeen ?? seenAt, seenAt)
+        firstCommitSeen = first
+        if configuration.debounce == .zero {
+            evaluate(at: now)
+        } else {
+            debounceDeadline = min(now + configuration.debounce, first + configuration.debounce * Self.maxDelayFactor)
+        }
+    }
+
+    /// A plain writer touched a directory the kubelet does not manage: read it once writes pause for
+    /// the quiet period (at most `maxDelayFactor` periods after the first write, for endless writers).
+    mutating func wrote(_ index: Int, at now: ContinuousClock.Instant) {
+        let burstStart = volumes[index].quietDeadline == nil ? now : (volumes[index].burstStart ?? now)
+        volumes[index].burstStart = burstStart
+        volumes[index].lastWrite = now
+        volumes[index].quietDeadline = min(
+            now + configuration.quietPeriod, burstStart + configuration.quietPeriod * Self.maxDelayFactor)
+    }
+
+    mutating func fireDeadlines(at now: ContinuousClock.Instant) async {
+        for index in volumes.indices {
+            guard let deadline = volumes[index].quietDeadline, deadline <= now else { continue }
+            volumes[index].quietDeadline = nil
+            commit(index, seenAt: volumes[index].lastWrite ?? now, now: now)
+        }
+        if let deadline = debounceDeadline, deadline <= now {
+            debounceDeadline = nil
+            evaluate(at: now)
+        }
+        if let deadline = retryDeadline, deadline <= now {
+            retryDeadline = nil
+            evaluate(at: now)
+        }
+    }
+
+    /// Reads every directory committed since the last read and offers the result to the outbox, which
+    /// diffs it against what the consumer last received.
+    mutating func evaluate(at now: ContinuousClock.Instant) {
+        var busy = false
+        for index in volumes.indices where volumes[index].dirty {
+            let directory = volumes[index].directory
+            do throws(ContentReadError) {
+                contents[index] = try VolumeContent.read(directory)
+                volumes[index].dirty = false
+                volumes[index].managedByKubelet = contents[index].generation != nil
+            } catch .busy {
+                busy = true
+            } catch .missing {
+                // Deleted in the meantime: its DELETE_SELF sends it back to waiting, and its content
+                // is compared again when it returns.
+                volumes[index].dirty = false
+            } catch {
+                volumes[index].dirty = false
+                metrics.errors.increment()
+                logger.error("cannot read watched directory", metadata: ["volume": .string(directory), "error": "\(error)"])
+            }
+        }
+        if busy { retryDeadline = now + Self.busyRetry }
+        guard let first = firstCommitSeen else { return }
+        outbox.publish(contents, firstCommitSeen: first)
+        if !busy { firstCommitSeen = nil }
+    }
+
+    // MARK: - timers
+
+    /// Keeps exactly one sleeping task for the earliest pending deadline, and none when nothing is pending.
+    mutating func armTimer() {
+        let next = ([debounceDeadline, retryDeadline] + volumes.map(\.quietDeadline)).compactMap { $0 }.min()
+        guard next != timer?.deadline else { return }
+        timer?.task.cancel()
+        timer = nil
+        defer { outbox.noteTimer(armed: timer != nil) }
+        guard let next else { return }
+        let input = self.input
+        timer = (next, Task {
+            do { try await Task.sleep(until: next, clock: .continuous) } catch { return }
+            input.yield(.timer)
+        })
+    }
+
+    // MARK: - directories that come and go
+
+    /// Watches every directory (or the ancestor of a missing one) and reads the baseline.
+    mutating func establish() async throws(WatchError) {
+        let now = ContinuousClock.now
+        for index in volumes.indices {
+            if let failure = await wait(for: index, at: now, initial: true) { throw WatchError(failure) }
+        }
+        for index in volumes.indices {
+            guard case .watching = volumes[index].role else { continue }
+            contents[index] = try await readBaseline(volumes[index].directory)
+            volumes[index].managedByKubelet = contents[index].generation != nil
+        }
+    }
+
+    private func readBaseline(_ directory: String) async throws(WatchError) -> VolumeContent {
+        for _ in 0..<100 {
+            do throws(ContentReadError) {
+                return try VolumeContent.read(directory)
+            } catch {
+                switch error {
+                case .busy: try? await Task.sleep(for: Self.busyRetry)
+                case .missing: return .missing(directory)  // deleted right after the watch was placed: its events follow
+                case .failed(let message): throw WatchError(.unreadable(path: directory, message: message))
+                }
+            }
+        }
+        throw WatchError(.unreadable(path: directory, message: "..data changed during every read for 2 s"))
+    }
+
+    /// Watches the directory if it exists, else the nearest existing ancestor. Returns the failure
+    /// instead of throwing so that later calls can log it and carry on.
+    mutating func wait(for index: Int, at now: ContinuousClock.Instant, initial: Bool) async -> InotifyError? {
+        let directory = volumes[index].directory
+        // Each turn means the tree changed between a check and the watch; a bound keeps a directory
+        // that is created and deleted in a tight loop from holding the watcher.
+        for _ in 0..<100 {
+            if VolumeWatch.isDirectory(directory) {
+                do throws(InotifyError) {
+                    let watch = try await subscription.watch(directory, mask: VolumeWatch.directoryMask)
+                    volumes[index].role = .watching(watch)
+                    volumes[index].identity = FileIdentity(directory)
+                    if !initial { appeared(index, at: now) }
+                    return nil
+                } catch let error where error.errno == ENOENT || error.errno == ENOTDIR {
+                    continue
+                } catch {
+                    return unwatchable(index, error)
+                }
+            }
+            let ancestor = VolumeWatch.nearestExistingAncestor(of: directory)
+            do throws(InotifyError) {
+                let watch = try await subscription.watch(ancestor, mask: VolumeWatch.ancestorMask)
+                // Checked again with the watch in place: a directory created before it would
+                // otherwise never announce itself.
+                if VolumeWatch.nearestExistingAncestor(of: directory) == ancestor && !VolumeWatch.isDirectory(directory) {
+                    volumes[index].role = .waiting(watch)
+                    logger.info("waiting for directory to appear", metadata: [
+                        "volume": .string(directory), "watching": .string(ancestor),
+                    ])
+                    return nil
+                }
+                await subscription.unwatch(watch)
+            } catch let error where error.errno == ENOENT || error.errno == ENOTDIR {
+                continue
+            } catch {
+                return unwatchable(index, error)
+            }
+        }
+        return unwatchable(index, InotifyError(operation: "watch", path: directory, errno: EAGAIN))
+    }
+
+    private mutating func unwatchable(_ index: Int, _ error: InotifyError) -> InotifyError {
+        volumes[index].role = .unwatchable
+        metrics.errors.increment()
+        logger.error("cannot watch directory", metadata: ["volume": .string(volumes[index].directory), "error": "\(error)"])
+        return error
+    }
+
+    mutating func ancestorEvent(_ event: InotifyEvent, volume index: Int, at now: ContinuousClock.Instant) async {
+        guard case .waiting(let ancestor) = volumes[index].role else { return }
+        let next = VolumeWatch.nextComponent(below: ancestor.path, toward: volumes[index].directory)
+        let ancestorGone = !event.mask.isDisjoint(with: [.deleteSelf, .moveSelf, .ignored, .unmount])
+        guard ancestorGone || event.name == next else { return }
+        await subscription.unwatch(ancestor)
+        _ = await wait(for: index, at: now, initial: false)
+    }
+
+    /// The directory was deleted, moved away or unmounted: wait for it to come back. Its content is
+    /// not read now — nothing to reload from — but compared when it returns.
+    mutating func lose(_ index: Int, at now: ContinuousClock.Instant) async {
+        logger.warning("watched directory is gone; waiting for it to return", metadata: [
+            "volume": .string(volumes[index].directory),
+        ])
+        if case .watching(let watch) = volumes[index].role { await subscription.unwatch(watch) }
+        volumes[index].role = .unwatchable
+        volumes[index].quietDeadline = nil
+        volumes[index].dirty = false
+        _ = await wait(for: index, at: now, initial: false)
+    }
+
+    /// The directory exists again (or for the first time): its content is a change if it differs.
+    mutating func appeared(_ index: Int, at now: ContinuousClock.Instant) {
+        logger.info("watched directory appeared", metadata: ["volume": .string(volumes[index].directory)])
+        changedOutOfSight(index, at: now)
+    }
+
+    /// Content may have changed without the events to prove it: read it like after a commit — at once
+    /// for a kubelet volume, after the quiet period for a plain directory.
+    mutating func changedOutOfSight(_ index: Int, at now: ContinuousClock.Instant) {
+        if VolumeWatch.exists(volumes[index].directory + "/" + AtomicVolume.dataLinkName) {
+            volumes[index].managedByKubelet = true
+            commit(index, seenAt: now, now: now)
+        } else {
+            volumes[index].managedByKubelet = false
+            wrote(index, at: now)
+        }
+    }
+
+    /// IN_Q_OVERFLOW: any event may be lost, including a directory's deletion. Re-check every watch
+    /// and read everything again; the content diff tells what really changed.
+    mutating func rescanEverything(at now: ContinuousClock.Instant, reason: String) async {
+        metrics.errors.increment()
+        logger.warning("rescanning every watched directory", metadata: ["reason": .string(reason)])
+        for index in volumes.indices {
+            switch volumes[index].role {
+            case .watching:
+                if FileIdentity(volumes[index].directory) == volumes[index].identity {
+                    changedOutOfSight(index, at: now)
+                } else {
+                    await lose(index, at: now)
+                }
+            case .waiting(let ancestor):
+                await subscription.unwatch(ancestor)
+                _ = await wait(for: index, at: now, initial: false)
+            case .unwatchable:
+                _ = await wait(for: index, at: now, initial: false)
+            }
+        }
+    }
+}
+
+/// The watcher's metrics (DESIGN.md names), through the swift-metrics API.
+struct WatchMetrics: Sendable {
+    /// `podagent_volume_generations_total{volume}`: `MOVED_TO ..data` seen, per watched directory.
+    let generations: [Counter]
+    /// `podagent_watch_errors_total`: queue overflows, failed watches and failed reads.
+    let errors: Counter
+
+    init(directories: [String], factory: (any MetricsFactory)?) {
+        let factory = factory ?? MetricsSystem.factory
+        generations = directories.map {
+            Counter(label: "podagent_volume_generations_total", dimensions: [("volume", $0)], factory: factory)
+        }
+        errors = Counter(label: "podagent_watch_errors_total", dimensions: [], factory: factory)
+    }
+}

@@ -1,0 +1,129 @@
+// How the watcher follows one configured directory, and what an event on it means.
+//
+// The kubelet's update sequence on a volume root (KUBELET.md §1, real-inotify recording in
+// KubeletEventSequenceTests):
+//
+//     CREATE|ISDIR ..<new>   ATTRIB|ISDIR ..<new>   CREATE ..data_tmp
+//     MOVED_FROM ..data_tmp  MOVED_TO ..data        ← the commit: the new generation is visible
+//     CREATE <added key>…    DELETE <removed key>…  DELETE|ISDIR ..<old>
+//
+// Only `MOVED_TO ..data` means "new data is visible". Everything named `..*` before it belongs to a
+// generation that is not committed yet (a slow writer may still be filling `..<new>`), and the rest
+// is bookkeeping around content that the commit already made visible.
+
+import Glibc
+
+/// One configured directory: how it is watched and whether its content needs reading.
+struct VolumeWatch {
+    enum Role {
+        /// The directory itself, non-recursively.
+        case watching(InotifyWatch)
+        /// The nearest existing ancestor, for CREATE/MOVED_TO of the next path component, until the
+        /// directory exists (`--wait`, or after it was deleted).
+        case waiting(InotifyWatch)
+        /// Watching failed (logged and counted); tried again on the next rescan.
+        case unwatchable
+    }
+
+    let directory: String
+    var role: Role
+    /// The directory's inode when the watch was placed, to notice a replacement after a queue overflow.
+    var identity: FileIdentity?
+    /// `..data` was seen: only its rename counts, the rest is the kubelet's own bookkeeping.
+    var managedByKubelet = false
+    /// A commit (or a settled write) happened since the content was last read.
+    var dirty = false
+    /// Directories without `..data`: when the quiet period after the last write ends.
+    var quietDeadline: ContinuousClock.Instant?
+    /// Directories without `..data`: the last write seen, which stands for the commit instant.
+    var lastWrite: ContinuousClock.Instant?
+    /// Directories without `..data`: the first write of the current burst.
+    var burstStart: ContinuousClock.Instant?
+
+    init(directory: String) {
+        self.directory = directory
+        self.role = .unwatchable
+    }
+
+    /// What the watch of the directory itself asks for. No OPEN/ACCESS/CLOSE_NOWRITE: reading the
+    /// volume (the app, or this watcher hashing it) must not wake anybody.
+    static let directoryMask: InotifyMask = [
+        .create, .delete, .movedFrom, .movedTo, .closeWrite, .modify, .attrib, .deleteSelf, .moveSelf, .onlyDirectory,
+    ]
+    /// What the watch of an ancestor asks for while waiting.
+    static let ancestorMask: InotifyMask = [.create, .movedTo, .deleteSelf, .moveSelf, .onlyDirectory]
+
+    /// The deepest existing directory above `path` (`/` at worst).
+    static func nearestExistingAncestor(of path: String) -> String {
+        var candidate = path
+        while true {
+            guard let slash = candidate.lastIndex(of: "/"), candidate != "/" else { return "/" }
+            candidate = slash == candidate.startIndex ? "/" : String(candidate[..<slash])
+            if isDirectory(candidate) { return candidate }
+        }
+    }
+
+    /// The component of `path` right below `ancestor`: the name whose creation matters.
+    static func nextComponent(below ancestor: String, toward path: String) -> String {
+        let prefix = ancestor.hasSuffix("/") ? ancestor : ancestor + "/"
+        guard path.hasPrefix(prefix) else { return "" }
+        return path.dropFirst(prefix.count).split(separator: "/").first.map(String.init) ?? ""
+    }
+
+    static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
+    }
+
+    static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0
+    }
+}
+
+/// Device and inode of a directory (followed through symlinks).
+struct FileIdentity: Hashable {
+    var device: UInt64
+    var inode: UInt64
+
+    init?(_ path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+    }
+}
+
+/// What one event on a watched directory means for its content.
+enum VolumeSignal: Equatable {
+    /// `MOVED_TO ..data`: the kubelet committed a generation.
+    case committed
+    /// A plain writer touched the directory: read it once writes have been quiet for a while.
+    case written
+    /// The directory itself was deleted, moved away or unmounted.
+    case lost
+    /// Nothing that changes visible content.
+    case irrelevant
+
+    init(_ event: InotifyEvent, managedByKubelet: Bool) {
+        let mask = event.mask
+        if !mask.isDisjoint(with: [.deleteSelf, .moveSelf, .ignored, .unmount]) {
+            self = .lost
+        } else if event.name == AtomicVolume.dataLinkName && mask.contains(.movedTo) {
+            self = .committed
+        } else if event.name == AtomicVolume.dataLinkName && !mask.isDisjoint(with: [.delete, .movedFrom]) {
+            // `..data` itself removed (volume teardown, or a hand-made layout): the directory is no
+            // longer a kubelet volume; read what is left once things settle.
+            self = .written
+        } else if event.name.hasPrefix("..") || managedByKubelet {
+            // `..<stamp>`, `..data_tmp`: a generation being written, not visible yet. In a kubelet
+            // volume the remaining events (top-level symlinks) follow a commit already seen.
+            self = .irrelevant
+        } else if !mask.isDisjoint(with: [.create, .delete, .movedFrom, .movedTo, .closeWrite, .modify, .attrib]) {
+            // ATTRIB too (chmod/chown storms): the content hash decides whether anything changed.
+            self = .written
+        } else {
+            self = .irrelevant
+        }
+    }
+}

@@ -1,0 +1,424 @@
+// ChangeWatcher's guarantees, each driven by real directories updated with the project's
+// kubelet-exact AtomicWriter and watched with real inotify.
+//
+// "Nothing was emitted" is checked without sleeping: after the action that must emit nothing, a
+// sentinel change follows; sets are delivered in order, so the next set must be the sentinel's alone.
+
+import Foundation
+import Glibc
+import Logging
+import MetricsTestKit
+import Testing
+
+@testable import PodAgentKit
+
+/// The change sets a test's consumer received, in order, with the instant each one arrived.
+final class WatchCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var received: [(set: ChangeSet, at: ContinuousClock.Instant)] = []
+
+    func append(_ set: ChangeSet) { lock.withLock { received.append((set, .now)) } }
+    var sets: [ChangeSet] { lock.withLock { received.map(\.set) } }
+    var arrivals: [ContinuousClock.Instant] { lock.withLock { received.map(\.at) } }
+
+    /// Polls until `condition` holds (at most `timeout`, only to avoid hanging) and returns the sets.
+    @discardableResult
+    func wait(timeout: Duration = .seconds(20), until condition: ([ChangeSet]) -> Bool) async -> [ChangeSet] {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline, !condition(sets) {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return sets
+    }
+
+    func wait(forCount count: Int) async -> [ChangeSet] { await wait { $0.count >= count } }
+}
+
+/// A started watcher, its consumer task and what the consumer received.
+struct WatchHarness {
+    let watcher: ChangeWatcher
+    let collector = WatchCollector()
+    let metrics: TestMetrics
+    let consumer: Task<Void, Never>
+
+    static let quietLogger = Logger(label: "podagent.watch.test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// Starts watching (watches placed, baseline read) and consumes the change sets, pausing
+    /// `consumerDelay` after each one like a slow reload.
+    init(_ configuration: WatchConfiguration, consumerDelay: Duration = .zero) async throws {
+        metrics = TestMetrics()
+        watcher = try ChangeWatcher(configuration, logger: Self.quietLogger, metricsFactory: metrics)
+        try await watcher.start()
+        let stream = watcher.changes()
+        let collector = self.collector
+        consumer = Task {
+            for await set in stream {
+                collector.append(set)
+                if consumerDelay > .zero { try? await Task.sleep(for: consumerDelay) }
+            }
+        }
+    }
+
+    func stop() async {
+        await watcher.stop()
+        await consumer.value
+    }
+
+    func generations(_ directory: String) -> Int64 {
+        metrics.counterTotal(label: "podagent_volume_generations_total", dimensions: [("volume", directory)])
+    }
+
+    var errors: Int64 { metrics.counterTotal(label: "podagent_watch_errors_total") }
+}
+
+/// Volume directories in a sandbox, updated the way the kubelet does.
+struct WatchVolumes {
+    let sandbox: WatchSandbox
+
+    init() throws { sandbox = try WatchSandbox() }
+
+    /// A volume directory written by the atomic writer with `files`.
+    func volume(_ name: String, _ files: [String: String]) throws -> String {
+        let path = sandbox.path(name)
+        guard mkdir(path, 0o755) == 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        try write(path, files)
+        return path
+    }
+
+    /// One kubelet-exact update (AtomicWriter): the payload replaces the volume's content.
+    @discardableResult
+    func write(_ volume: String, _ files: [String: String]) throws -> AtomicWriteOutcome {
+        try AtomicWriter(targetDirectory: volume).write(files.mapValues { FileProjection(text: $0) })
+    }
+
+    /// The kubelet's swap of `..data` to a new generation directory holding exactly the current
+    /// files (same steps as AtomicWriter: new `..<stamp>` dir, `..data_tmp` symlink, rename, remove
+    /// the old one). AtomicWriter itself skips identical payloads, as the kubelet usually does.
+    func recommitIdentical(_ volume: String) throws -> String {
+        let old = try FileManager.default.destinationOfSymbolicLink(atPath: volume + "/..data")
+        let new = "..2030_01_02_03_04_05.\(UInt32.random(in: 1 ... .max))"
+        try FileManager.default.copyItem(atPath: volume + "/" + old, toPath: volume + "/" + new)
+        guard symlink(new, volume + "/..data_tmp") == 0, rename(volume + "/..data_tmp", volume + "/..data") == 0 else {
+            throw POSIXError(.init(rawValue: errno) ?? .EIO)
+        }
+        try FileManager.default.removeItem(atPath: volume + "/" + old)
+        return new
+    }
+
+    func remove() { sandbox.remove() }
+}
+
+/// Polls `condition` until it holds (at most `timeout`, only to avoid hanging).
+func watchEventually(timeout: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline, !condition() {
+        try? await Task.sleep(for: .milliseconds(5))
+    }
+    return condition()
+}
+
+/// Downward API map file bytes as the kubelet writes them.
+func watchMapFile(_ map: [String: String]) -> String {
+    String(decoding: DownwardAPIMap.format(map), as: UTF8.self)
+}
+
+extension WatchInotifySuites {
+    @Suite("ChangeWatcher: from MOVED_TO ..data to ChangeSet")
+    struct ChangeWatcherTests {
+        static func configuration(_ directories: [String], debounce: Duration = .zero) -> WatchConfiguration {
+            var configuration = WatchConfiguration(directories: directories)
+            configuration.debounce = debounce
+            configuration.quietPeriod = .milliseconds(200)
+            return configuration
+        }
+
+        @Test("nothing is emitted before the commit: a slow writer filling the new generation for 300 ms gets nothing until the rename")
+        func nothingBeforeCommit() async throws {
+            let volumes = try WatchVolumes()
+            defer { volumes.remove() }
+            let config = try volumes.volume("config", ["app.conf": "v1"])
+            let harness = try await WatchHarness(Self.configuration([config]))
+            let slowPartEnded = try await Self.slowWrite(config, ["app.conf": "v2"])
+            let sets = await harness.collector.wait(forCount: 1)
+            try #require(sets.count == 1)
+            #expect(sets[0].firstCommitSeen > slowPartEnded && harness.collector.arrivals[0] > slowPartEnded)
+            #expect(sets[0].volumes == [VolumeChange(
+                directory: config, generation: sets[0].contents[0].generation,
+                added: ["slow0", "slow1", "slow2"], modified: ["app.conf"])],
+                    "one set, read after the commit: it already has every slow file")
+            #expect(sets[0].contents[0] == (try? VolumeContent.read(config)))
+            await harness.stop()
+        }
+
+        @Test("nothing is emitted before the first commit into an empty watched directory (no ..data yet)")
+        func nothingBeforeFirstCommit() async throws {
+            let sandbox = try WatchSandbox()
+            defer { sandbox.remove() }
+            let harness = try await WatchHarness(Self.configuration([sandbox.path]))
+            let slowPartEnded = try await Self.slowWrite(sandbox.path, ["app.conf": "v1"])
+            let sets = await harness.collector.wait(forCount: 1)
+            try #require(sets.count == 1)
+            #expect(sets[0].firstCommitSeen > slowPartEnded)
+            #expect(sets[0].volumes.first?.added == ["app.conf", "slow0", "slow1", "slow2"])
+            #expect(sets[0].volumes.first?.generation != nil)
+            await harness.stop()
+        }
+
+        /// An AtomicWriter update whose writer keeps adding files to the new generation directory for
+        /// 300 ms before committing it; returns when that slow part ended (just before the rename).
+        static func slowWrite(_ volume: String, _ files: [String: String]) async throws -> ContinuousClock.Instant {
+            try await watchOffPool {
+                var slowPartEnded = ContinuousClock.now
+                try AtomicWriter(targetDirectory: volume).write(files.mapValues { FileProjection(text: $0) }) { generation in
+                    for index in 0..<3 {
+                        usleep(100_000)
+                        try Data("slow \(index)".utf8).write(to: URL(fileURLWithPath: "\(volume)/\(generation)/slow\(index)"))
+                    }
+                    slowPartEnded = .now  // next: `..data_tmp`, then the rename
+                }
+                return slowPartEnded
+            }
+        }
+
+        @Test("the final state is always emitted: 100 back-to-back kubelet updates",
+              arguments: [Duration.zero, .milliseconds(50)])
+        func finalStateAfterBurst(debounce: Duration) async throws {
+            let volumes = try WatchVolumes()
+            defer { volumes.remove() }
+            let config = try volumes.volume("config", ["a": "0", "b": "0"])
+            let harness = try await WatchHarness(Self.configuration([config], debounce: debounce))
+            try await watchOffPool {
+                for index in 1...100 {
+                    try volumes.write(config, ["a": "a\(index)", "b": "b\(index / 10)"])
+                }
+            }
+            let final = try VolumeContent.read(config)
+            let sets = await harness.collector.wait { $0.last?.contents.first == final }
+            #expect(sets.last?.contents.first == final, "the last set must show the final generation's content")
+            #expect(sets.map(\.sequence) == Array(1...max(1, sets.count)), "sequence numbers 1, 2, 3… without gaps")
+            #expect(sets.allSatisfy { !$0.volumes.isEmpty && $0.volumes.allSatisfy { $0.modified.contains("a") } })
+            #expect(Set(sets.flatMap { $0.volumes.flatMap(\.modified) }) == ["a", "b"], "b's changes are not lost either")
+            #expect(harness.generations(config) >= 1)
+            await harness.stop()
+        }
+
+        @Test("a slow consumer gets one set with every change made while it was busy (diff from the last set it received)")
+        func slowConsumerFolds() async throws {
+            let volumes = try WatchVolumes()
+            defer { volumes.remove() }
+            let config = try volumes.volume("config", ["a": "1", "b": "1", "c": "1"])
+            let harness = try await WatchHarness(Self.configuration([config]), consumerDelay: .seconds(1))
+            try volumes.write(config, ["a": "2", "b": "1", "c": "1"])
+            try #require(await harness.collector.wait(forCount: 1).count == 1)
+            // The consumer is now busy for a second.
+            try volumes.write(config, ["a": "2", "b": "2", "c": "1"])
+            try volumes.write(config, ["a": "2", "b": "2", "c": "1", "d": "1"])
+            try volumes.write(config, ["a": "2", "b": "2", "d": "1"])
+            try volumes.write(config, ["a": "2", "b": "3", "d": "1"])
+            let sets = await harness.collector.wait(forCount: 2)
+            try #require(sets.count == 2)
+            #expect(sets[0].volumes.first?.modified == ["a"])
+            #expect(sets[1].volumes.first.map { ($0.added, $0.removed, $0.modified) } ?? ([], [], []) == (["d"], ["c"], ["b"]))
+            #expect(sets[1].contents.first == (try? VolumeContent.read(config)))
+            #expect(sets[1].firstCommitSeen < harness.collector.arrivals[1])
+            await harness.stop()
+        }
+
+        @Test("volumes updated in one kubelet sync come as one set (debounce 200 ms)")
+        func oneSyncOneSet() async throws {
+            let volumes = try WatchVolumes()
+            defer { volumes.remove() }
+            let config = try volumes.volume("config", ["nginx.conf": "gzip on"])
+            let podinfo = try volumes.volume("podinfo", ["labels": watchMapFile(["app": "web"])])
+            let sentinel = try volumes.volume("sentinel", ["s": "0"])
+            let harness = try await WatchHarness(Self.configuration([config, podinfo, sentinel], debounce: .milliseconds(200)))
+            try volumes.write(config, ["nginx.conf": "gzip off"])
+            try volumes.write(podinfo, ["labels": watchMapFile(["app": "web", "tier": "front"])])
+            try #require(await harness.collector.wait(forCount: 1).count == 1)
+            try volumes.write(sentinel, ["s": "1"])
+            let sets = await harness.collector.wait(forCount: 2)
+            try #require(sets.count == 2)
+            #expect(sets[0].volumes.map(\.directory) == [config, podinfo])
+            #expect(sets[0].volumes.last?.labelKeys == ["tier"])
+            #expect(sets[1].volumes.map(\.directory) == [sentinel], "no second set for the first two volumes")
+            await harness.stop()
+        }
+
+        @Test("a new generation with identical content emits nothing")
+        func identicalGeneration() async throws {
+            let volumes = try WatchVolumes()
+            defer { volumes.remove() }
+            let config = try volumes.volume("config", ["app.conf": "same", "nested/x": "same"])
+            let sentinel = try volumes.volume("sentinel", ["s": "0"])
+            let harness = try await WatchHarness(Self.configuration([config, sentinel]))
+            let generation = try volumes.recommitIdentical(config)
+            try volumes.write(sentinel, ["s": "1"])
+            let sets = await harness.collector.wait(forCount: 1)
+            #expect(sets.map { $0.volumes.map(\.directory) } == [[sentinel]])
+            #expect(harness.generations(config) == 1, "the commit was seen, and judged by content")
+            #expect(harness.watcher.currentSnapshot().first?.generation == generation)
+            await harness.stop()
+        }
+
+        @Test("a change that passes no filter emits nothing, and does not come back with a later change")
+        func excludedChange() async throws {
+            let volumes = try WatchVolumes()
+            defer { volumes.remove() }
+            let config = try volumes.volume("config", ["app.conf": "1", "cache/x.tmp": "1"])
+            var configuration = Self.configuration([config])
+            configuration.exclude = ["*.tmp"]
+            let harness = try await WatchHarness(configuration)
+            try volumes.write(config, ["app.conf": "1", "cache/x.tmp": "2"])
+            try volumes.write(config, ["app.conf": "2", "cache/x.tmp": "2"])
+            let sets = await harness.collector.wait(forCount: 1)
+            #expect(sets.map { $0.volumes.map(\.modified) } == [[["app.conf"]]])
+            await harness.stop()
+        }
+
+        @Test("--on-label: a labels change counts only for the listed keys; other files are unaffected")
+        func labelKeyFilter() async throws {
+            let volumes = try WatchVolumes()
+            defer { volumes.remove() }
+            let podinfo = try volumes.volume("podinfo", [
+                "labels": watchMapFile(["app": "web", "tier": "front"]),
+                "annotations": watchMapFile(["note": "a"]),
+            ])
+            var configuration = Self.configuration([podinfo])
+            configuration.onLabels = ["app"]
+            let harness = try await WatchHarness(configuration)
+            var labels = ["app": "web", "tier": "back"]
+            var annotations = ["note": "a"]
+            func update() throws {
+                try volumes.write(podinfo, ["labels": watchMapFile(labels), "annotations": watchMapFile(annotations)])
+            }
+            try update()  // only tier: filtered out
+            annotations["note"] = "b"
+            try update()  // annotations are not filtered by --on-label
+            try #require(await harness.collector.wait(forCount: 1).count == 1)
+            labels["app"] = "api"
+            try update()
+            let sets = await harness.collector.wait(forCount: 2)
+            try #require(sets.count == 2)
+            #expect(sets[0].volumes.first.map { ($0.modified, $0.annotationKeys, $0.labelKeys) } ?? ([], [], [])
+                    == (["annotations"], ["note"], []))
+            #expect(sets[1].volumes.first.map { ($0.modified, $0.labelKeys) } ?? ([], []) == (["labels"], ["app"]),
+                    "tier's earlier change was absorbed, not carried into this set")
+            await harness.stop()
+        }
+
+        @Test("a directory the kubelet does not manage is read after a quiet period; an ATTRIB storm emits nothing")
+        func plainDirectory() async throws {
+            let sandbox = try WatchSandbox()
+            defer { sandbox.remove() }
+            let harness = try await WatchHarness(Self.configuration([sandbox.path]))
+            try sandbox.write("settings.conf", "x=1")
+            let first = await harness.collector.wait(forCount: 1)
+            #expect(first.first?.volumes == [VolumeChange(directory: sandbox.path, added: ["settings.conf"])])
+            #expect(await watchEventually { !harness.watcher.hasPendingDeadline }, "idle again: no timer left armed")
+            for round in 0..<50 {
+                #expect(chmod(sandbox.path("settings.conf"), round % 2 == 0 ? 0o600 : 0o644) == 0)
+            }
+            try sandbox.write("sentinel", "s")
+            let sets = await harness.collector.wait(forCount: 2)
+            #expect(sets.count == 2 && sets[1].volumes == [VolumeChange(directory: sandbox.path, added: ["sentinel"])])
+            await harness.stop()
+        }
+
+        @Test("--wait: a directory that does not exist yet is waited for, and its appearance is a change")
+        func waitsForMissingDirectory() async throws {
+            let volumes = try WatchVolumes()
+            defer { volumes.remove() }
+            let late = volumes.sandbox.path("mnt/late/config")
+            var configuration = Self.configuration([late])
+            configuration.waitForMissing = true
+            let harness = try await WatchHarness(configuration)
+            #expect(harness.watcher.currentSnapshot() == [.missing(late)])
+            try FileManager.default.createDirectory(atPath: late, withIntermediateDirectories: true)
+            try volumes.write(late, ["app.conf": "hello"])
+            let sets = await harness.collector.wait { $0.contains { $0.volumes.first?.added == ["app.conf"] } }
+            #expect(sets.last?.volumes.first?.added == ["app.conf"])
+            #expect(sets.last?.volumes.first?.generation != nil)
+            await harness.stop()
+        }
+
+        @Test("a missing directory without --wait is an error that says what to do")
+        func missingDirectoryFails() throws {
+            let error = #expect(throws: WatchError.self) {
+                _ = try ChangeWatcher(WatchConfiguration(directories: ["/nonexistent/podagent/config"]), logger: WatchHarness.quietLogger)
+            }
+            #expect(error?.description.contains("`/nonexistent/podagent/config` does not exist") == true)
+            #expect(error?.description.contains("--wait") == true)
+        }
+
+        @Test("a watched directory deleted and re-created: nothing while it is gone, then its content is compared")
+        func deletedAndReturning() async throws {
+            let volumes = try WatchVolumes()
+            defer { volumes.remove() }
+            let config = try volumes.volume("config", ["k": "v1"])
+            let sentinel = try volumes.volume("sentinel", ["s": "0"])
+            let harness = try await WatchHarness(Self.configuration([config, sentinel]))
+            try FileManager.default.removeItem(atPath: config)
+            #expect(mkdir(config, 0o755) == 0)
+            try volumes.write(config, ["k": "v1"])  // back with the same content: no change
+            try volumes.write(sentinel, ["s": "1"])
+            let first = await harness.collector.wait(forCount: 1)
+            #expect(first.map { $0.volumes.map(\.directory) } == [[sentinel]])
+            try volumes.write(config, ["k": "v2"])  // watched again
+            let sets = await harness.collector.wait(forCount: 2)
+            #expect(sets.count == 2 && sets[1].volumes.map(\.modified) == [["k"]])
+            await harness.stop()
+        }
+
+        @Test("after an inotify queue overflow every directory is rescanned: a commit whose events were lost is still emitted")
+        func overflowRescans() async throws {
+            let volumes = try WatchVolumes()
+            defer { volumes.remove() }
+            let config = try volumes.volume("config", ["app.conf": "v1"])
+            let busy = volumes.sandbox.path("busy")
+            #expect(mkdir(busy, 0o755) == 0)
+            let harness = try await WatchHarness(Self.configuration([config, busy]))
+            try await WatchFlood.overflow(busy) {
+                try volumes.write(config, ["app.conf": "v2"])
+            }
+            let sets = await harness.collector.wait(forCount: 1)
+            #expect(sets.map { $0.volumes.map(\.modified) } == [[["app.conf"]]])
+            #expect(harness.errors == 1, "the overflow is counted in podagent_watch_errors_total")
+            await harness.stop()
+        }
+
+        @Test("--min-interval: at most one set per interval; changes during it are folded into one")
+        func minInterval() async throws {
+            let volumes = try WatchVolumes()
+            defer { volumes.remove() }
+            let config = try volumes.volume("config", ["a": "1", "b": "1"])
+            var configuration = Self.configuration([config])
+            configuration.minInterval = .milliseconds(600)
+            let harness = try await WatchHarness(configuration)
+            try volumes.write(config, ["a": "2", "b": "1"])
+            try #require(await harness.collector.wait(forCount: 1).count == 1)
+            try volumes.write(config, ["a": "3", "b": "1"])
+            try volumes.write(config, ["a": "3", "b": "2"])
+            let sets = await harness.collector.wait(forCount: 2)
+            try #require(sets.count == 2)
+            #expect(sets[1].volumes.first?.modified == ["a", "b"])
+            let arrivals = harness.collector.arrivals
+            #expect(arrivals[1] - arrivals[0] >= .milliseconds(550), "the second set waited for the interval")
+            await harness.stop()
+        }
+
+        @Test("run() watches until its task is cancelled, then ends the change stream")
+        func runUntilCancelled() async throws {
+            let volumes = try WatchVolumes()
+            defer { volumes.remove() }
+            let config = try volumes.volume("config", ["a": "1"])
+            let watcher = try ChangeWatcher(Self.configuration([config]), logger: WatchHarness.quietLogger)
+            let running = Task { try await watcher.run() }
+            try await watcher.start()
+            let stream = watcher.changes()
+            running.cancel()
+            try await running.value
+            var iterator = stream.makeAsyncIterator()
+            #expect(await iterator.next() == nil)
+        }
+    }
+}
