@@ -1,12 +1,12 @@
 import ArgumentParser
 import PodAgentKit
 
-@main
-struct PodAgentCommand: AsyncParsableCommand {
+
+struct PodAgentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "podagent",
         abstract: "Knows what a Kubernetes pod sees, and acts on it.",
         version: PodAgentVersion.string,
-        subcommands: [SimulateCommand.self]
+        subcommands: [SimulateCommand.self, WatchCommand.self, RunCommand.self]
     )
 }

@@ -1,0 +1,229 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import Metrics
+import NIOPosix
+import Prometheus
+
+/// What to do when a change has settled and passed the check (`--exec`, `--signal`, `--webhook`,
+/// `--restart-on-change`), in the order given on the command line.
+public enum ReloadActionSpec: Sendable {
+    case exec(argv: [String])
+    case signal(Int32, SignalTarget)
+    case webhook(WebhookAction)
+    /// `podagent run --restart-on-change`: stop the app and start it again.
+    case restartChild
+}
+
+/// Who gets `--signal`: a process found by name in `/proc` (the oldest match, re-resolved each time),
+/// the pid in a pid file, or `podagent run`'s own child.
+public enum SignalTarget: Sendable {
+    case process(String)
+    case pidFile(String)
+    case child
+}
+
+/// Everything `podagent watch` and `podagent run` share.
+public struct HotReloadConfiguration: Sendable {
+    public var watch: WatchConfiguration
+    /// `--check`: argv run against the new content; non-zero exit blocks the reload.
+    public var check: [String]?
+    public var checkTimeout: Duration = .seconds(30)
+    public var actions: [ReloadActionSpec] = []
+    /// Per action attempt.
+    public var actionTimeout: Duration = .seconds(30)
+    public var retry: RetryPolicy = .standard
+    public var reloadOnStart = false
+    public var listen: ListenAddress?
+    public var procRoot = "/proc"
+
+    public init(watch: WatchConfiguration) {
+        self.watch = watch
+    }
+}
+
+/// The hot-reload loop, as a library type usable without the CLI:
+///
+/// ```swift
+/// var configuration = HotReloadConfiguration(watch: WatchConfiguration(directories: ["/etc/nginx/conf.d"]))
+/// configuration.check = ["nginx", "-t"]
+/// configuration.actions = [.signal(SIGHUP, .process("nginx"))]
+/// let status = try await HotReload.watch(configuration, logger: logger)   // until SIGTERM / SIGINT
+/// ```
+///
+/// Top to bottom: the watcher turns kubelet commits into settled, content-based `ChangeSet`s →
+/// each becomes a `ReloadTrigger` → the pipeline runs check, then the actions, with retries that a
+/// newer trigger supersedes. `run` adds the app as a supervised child whose exit ends podagent.
+public enum HotReload {
+    /// `podagent watch`: runs until SIGTERM or SIGINT, then shuts down (within a second unless an
+    /// action is mid-flight and must be stopped). Returns the exit code (0).
+    public static func watch(_ configuration: HotReloadConfiguration, logger: Logger) async throws -> Int32 {
+        let stopSignals = SignalTrap.arrivals(of: [SIGTERM, SIGINT])
+        return try await serve(configuration, child: nil, logger: logger) {
+            for await signal in stopSignals {
+                logger.info("shutting down", metadata: ["signal": "\(SignalName.name(of: signal))"])
+                return 0
+            }
+            return 0
+        }
+    }
+
+    /// `podagent run -- CMD ARGS…`: starts the app, reloads (or restarts) it on change, forwards
+    /// signals to it, and returns the app's exit code (128 + n when a signal killed it).
+    public static func run(_ configuration: HotReloadConfiguration, app: ChildSupervisor.Configuration,
+                           logger: Logger) async throws -> Int32 {
+        let child = ChildSupervisor(app, logger: logger)
+        // Before start: a SIGTERM that arrives while the app starts is not lost.
+        child.forwardSignals()
+        return try await serve(configuration, child: child, logger: logger) {
+            let status = await child.wait()
+            logger.info("app exited", metadata: ["status": "\(status)", "exit_code": "\(status.shellCode)"])
+            return status.shellCode
+        }
+    }
+
+    private static func serve(_ configuration: HotReloadConfiguration, child: ChildSupervisor?, logger: Logger,
+                              until end: @escaping @Sendable () async -> Int32) async throws -> Int32 {
+        // As PID 1, orphans (e.g. of `kubectl exec`) arrive whether or not podagent spawns anything.
+        ProcessSpawner.startReaper()
+        let registry = MetricsSetup.bootstrap()
+        var pendingConditions: KeyValuePairs<String, String> = ["watch": "watches not placed yet"]
+        if child != nil { pendingConditions = ["watch": "watches not placed yet", "app": "app not started yet"] }
+        let readiness = Readiness(pending: pendingConditions)
+        // Bind first: "address already in use" must stop podagent before it starts anything.
+        var server: StatusServer?
+        if let address = configuration.listen {
+            server = try await StatusServer.bind(to: address, registry: registry, readiness: readiness, logger: logger,
+                                                 eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+        }
+        let steps = try makeSteps(configuration, child: child, logger: logger)
+        let pipeline = ReloadPipeline(check: steps.check, actions: steps.actions, retry: configuration.retry, logger: logger)
+        let watcher = try ChangeWatcher(configuration.watch, logger: logger)
+        try await watcher.start()
+        readiness.markReady("watch")
+        logger.info("watching", metadata: ["directories": "\(watcher.directories.joined(separator: ","))",
+                                           "actions": "\(steps.actions.map(\.name).joined(separator: ","))"])
+        if let child {
+            do {
+                try child.start()
+            } catch {
+                logger.error("app could not start: \(error)")
+                await watcher.stop()
+                await pipeline.shutdown()
+                return error.exitCode
+            }
+            readiness.markReady("app")
+        }
+        if configuration.reloadOnStart {
+            await pipeline.submit(.start())
+        }
+
+        let serverTask = server.map { server in Task { try? await server.run() } }
+        let feed = Task {
+            for await change in watcher.changes() {
+                await pipeline.submit(ReloadTrigger(sequence: change.sequence, firstCommitSeen: change.firstCommitSeen,
+                                                    summary: change.summary))
+            }
+        }
+        let code = await end()
+        // Shutdown: stop watching, let the pipeline stop (it cancels a step in flight), close the endpoint.
+        await watcher.stop()
+        feed.cancel()
+        await pipeline.shutdown()
+        serverTask?.cancel()
+        _ = await serverTask?.value
+        await WebhookClient.shared.shutdown()
+        return code
+    }
+
+    struct Steps {
+        var check: ReloadStep?
+        var actions: [ReloadStep]
+    }
+
+    static func makeSteps(_ configuration: HotReloadConfiguration, child: ChildSupervisor?, logger: Logger) throws -> Steps {
+        var check: ReloadStep?
+        if let argv = configuration.check {
+            let timeout = configuration.checkTimeout
+            // The step's own timeout is a backstop; the runner stops the command first and says so.
+            check = ReloadStep(name: "check", timeout: timeout + .seconds(5)) { _ in
+                let result = try await CommandRunner.run(argv, timeout: timeout)
+                guard result.status.isSuccess else {
+                    throw StepFailure("check `\(ShellWords.join(argv))` \(result.status): \(result.stderrText.trimmedForLog)")
+                }
+            }
+        }
+        let finder = ProcessFinder(procRoot: configuration.procRoot)
+        let timeout = configuration.actionTimeout
+        var actions: [ReloadStep] = []
+        for action in configuration.actions {
+            switch action {
+            case .exec(let argv):
+                actions.append(ReloadStep(name: "exec \(argv.first ?? "")", timeout: timeout + .seconds(5)) { _ in
+                    let result = try await CommandRunner.run(argv, timeout: timeout)
+                    guard result.status.isSuccess else {
+                        throw StepFailure("`\(ShellWords.join(argv))` \(result.status): \(result.stderrText.trimmedForLog)")
+                    }
+                })
+            case .signal(let signal, let target):
+                let name = SignalName.name(of: signal)
+                switch target {
+                case .process(let process):
+                    actions.append(ReloadStep(name: "signal \(name) to \(process)", timeout: timeout) { _ in
+                        let record = try finder.oldest(named: process)
+                        try SignalDelivery.send(signal, to: record.pid, procRoot: configuration.procRoot)
+                    })
+                case .pidFile(let file):
+                    actions.append(ReloadStep(name: "signal \(name) to pid in \(file)", timeout: timeout) { _ in
+                        let pid = try finder.pid(fromFile: file)
+                        try SignalDelivery.send(signal, to: pid, procRoot: configuration.procRoot)
+                    })
+                case .child:
+                    guard let child else { throw StepFailure("--signal without --process or --pid-file needs `podagent run`") }
+                    actions.append(ReloadStep(name: "signal \(name) to app", timeout: timeout) { _ in
+                        try child.send(signal)
+                    })
+                }
+            case .webhook(let webhook):
+                actions.append(webhook.step())
+            case .restartChild:
+                guard let child else { throw StepFailure("--restart-on-change needs `podagent run`") }
+                actions.append(ReloadStep(name: "restart app", timeout: timeout + child.configuration.stopGrace) { _ in
+                    try await child.restart()
+                })
+            }
+        }
+        if actions.isEmpty, let child {
+            // `run`'s default: the app's reload signal (SIGHUP unless --reload-signal).
+            let signal = child.configuration.reloadSignal
+            actions.append(ReloadStep(name: "signal \(SignalName.name(of: signal)) to app", timeout: timeout) { _ in
+                try child.reload()
+            })
+        }
+        return Steps(check: check, actions: actions)
+    }
+}
+
+/// A check or action that ran and failed; the message is what the log shows.
+struct StepFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension String {
+    /// At most the last 2 KiB of a command's stderr, trimmed, for one log line.
+    var trimmedForLog: String {
+        let trimmed = self.trimmingCharacters(in: " \n\r\t")
+        if trimmed.utf8.count <= 2048 { return trimmed.isEmpty ? "(no output)" : trimmed }
+        return "…" + String(decoding: trimmed.utf8.suffix(2048), as: UTF8.self)
+    }
+
+    fileprivate func trimmingCharacters(in set: String) -> String {
+        let chars = Set(set)
+        var s = Substring(self)
+        while let f = s.first, chars.contains(f) { s = s.dropFirst() }
+        while let l = s.last, chars.contains(l) { s = s.dropLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,250 @@
+import Glibc
+import Testing
+@testable import PodAgentKit
+
+/// `podagent watch` and `podagent run` as a user runs them: the real binary, real inotify, volumes
+/// updated in the kubelet's exact sequence by the project's own writer, real child processes.
+@Suite("hot reload, end to end (real binary)", .serialized)
+struct HotReloadEndToEndTests {
+    /// A kubelet-managed volume with one key, `app.conf`.
+    struct Volume {
+        let path: String
+        let writer: AtomicWriter
+        init(_ path: String, _ content: String = "v0") throws {
+            try FileSystem.makeDirectories(path)
+            self.path = path
+            writer = AtomicWriter(targetDirectory: path)
+            try set(content)
+        }
+        func set(_ content: String) throws {
+            try writer.write(["app.conf": FileProjection(text: content)])
+        }
+    }
+
+    /// Starts `podagent watch` with an exec action that appends the volume's current content to `record`.
+    func startWatch(_ dir: TemporaryDirectory, volumes: [String], extra: [String] = []) async throws -> (E2EAgent, String, Int) {
+        let record = dir.file("reloads.txt")
+        let port = freePort()
+        let cat = volumes.map { "cat '\($0)/app.conf'" }.joined(separator: "; ")
+        var arguments = ["watch"] + volumes.flatMap { ["--dir", $0] }
+        arguments += ["--shell", "--exec", "{ \(cat); echo; } | tr '\\n' ' ' >> '\(record)'; echo >> '\(record)'",
+                      "--listen", "127.0.0.1:\(port)", "--log-format", "json"] + extra
+        let agent = try E2EAgent(arguments, log: dir.file("podagent.log"))
+        let ready = await eventually {
+            (try? await CommandRunner.run(["curl", "-sf", "http://127.0.0.1:\(port)/readyz"], timeout: .seconds(3)))?.status.isSuccess == true
+        }
+        #expect(ready, "podagent never became ready: \(agent.log)")
+        return (agent, record, port)
+    }
+
+    @Test func oneReloadPerKubeletUpdateWithTheNewContent() async throws {
+        let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
+        let volume = try Volume(dir.file("config"))
+        let (agent, record, _) = try await startWatch(dir, volumes: [volume.path], extra: ["--debounce", "0"])
+        for i in 1...5 {
+            try volume.set("v\(i)")
+            #expect(await eventually { lines(record).count == i }, "reload \(i) missing: \(agent.log)")
+        }
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(lines(record) == ["v1 ", "v2 ", "v3 ", "v4 ", "v5 "])
+        // A new generation with the same bytes is not a change.
+        try volume.writer.write(["app.conf": FileProjection(text: "v5")])
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(lines(record).count == 5)
+        #expect(await agent.stop() == .exited(0))
+    }
+
+    @Test func finalStateIsAlwaysReloadedAfterABurst() async throws {
+        let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
+        let volume = try Volume(dir.file("config"))
+        let (agent, record, port) = try await startWatch(dir, volumes: [volume.path], extra: ["--debounce", "0"])
+        for i in 1...100 { try volume.set("burst-\(i)") }
+        #expect(await eventually { lines(record).last == "burst-100 " }, "final state not reloaded: \(lines(record).suffix(3)) \(agent.log.suffix(2000))")
+        let count = lines(record).count
+        #expect(count >= 1 && count <= 100)
+        let metrics = await scrape(port)
+        #expect((metricValue(metrics, "podagent_reloads_total{result=\"success\"}") ?? 0) >= 1)
+        _ = await agent.stop()
+    }
+
+    @Test func twoVolumesUpdatedInOneSyncGiveOneReload() async throws {
+        let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
+        let a = try Volume(dir.file("a")), b = try Volume(dir.file("b"))
+        let (agent, record, _) = try await startWatch(dir, volumes: [a.path, b.path], extra: ["--debounce", "200ms"])
+        try a.set("a1")
+        try b.set("b1")
+        #expect(await eventually { lines(record).count == 1 }, "\(agent.log)")
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(lines(record) == ["a1b1 "])
+        _ = await agent.stop()
+    }
+
+    @Test func failingCheckBlocksTheReloadAndTheNextGoodChangeGoesThrough() async throws {
+        let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
+        let volume = try Volume(dir.file("config"), "good-0")
+        let (agent, record, port) = try await startWatch(
+            dir, volumes: [volume.path], extra: ["--debounce", "0", "--check", "grep -q good '\(volume.path)/app.conf'"])
+        try volume.set("bad")
+        #expect(await eventually { metricValue(await scrape(port), "podagent_reloads_total{result=\"check_failed\"}") == 1 }, "\(agent.log)")
+        #expect(lines(record).isEmpty, "nothing may be reloaded after a failed check")
+        try volume.set("good-1")
+        #expect(await eventually { lines(record) == ["good-1 "] }, "\(agent.log)")
+        _ = await agent.stop()
+    }
+
+    @Test func waitsForADirectoryThatAppearsLater() async throws {
+        let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
+        let late = dir.file("late")
+        let (agent, record, _) = try await startWatch(dir, volumes: [late], extra: ["--debounce", "0", "--wait"])
+        _ = try Volume(late, "arrived")
+        #expect(await eventually { lines(record) == ["arrived "] }, "\(agent.log)")
+        _ = await agent.stop()
+    }
+
+    @Test func missingDirectoryWithoutWaitFailsClearly() async throws {
+        let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
+        let agent = try E2EAgent(["watch", "--dir", dir.file("nope"), "--exec", "true"], log: dir.file("log"))
+        #expect(await agent.process.wait().status == .exited(1))
+        #expect(agent.log.contains("does not exist"), "\(agent.log)")
+        #expect(agent.log.contains("--wait"), "\(agent.log)")
+    }
+
+    @Test func runPropagatesTheAppsExitStatus() async throws {
+        let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
+        let volume = try Volume(dir.file("config"))
+        let exited = try E2EAgent(["run", "--dir", volume.path, "--", "sh", "-c", "exit 3"], log: dir.file("a.log"))
+        #expect(await exited.process.wait().status == .exited(3))
+        let killed = try E2EAgent(["run", "--dir", volume.path, "--", "sh", "-c", "kill -TERM $$"], log: dir.file("b.log"))
+        #expect(await killed.process.wait().status == .exited(143))
+        let missing = try E2EAgent(["run", "--dir", volume.path, "--", "no-such-command-podagent"], log: dir.file("c.log"))
+        #expect(await missing.process.wait().status == .exited(127))
+    }
+
+    @Test func runReloadsTheAppWithHUPAndForwardsSIGTERM() async throws {
+        let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
+        let volume = try Volume(dir.file("config"))
+        let record = dir.file("app.txt")
+        let app = "trap 'cat \(volume.path)/app.conf >> \(record); echo >> \(record)' HUP; trap 'echo term >> \(record); exit 0' TERM; echo started >> \(record); while :; do sleep 0.05; done"
+        let agent = try E2EAgent(["run", "--dir", volume.path, "--debounce", "0", "--", "sh", "-c", app], log: dir.file("run.log"))
+        #expect(await eventually { lines(record) == ["started"] }, "\(agent.log)")
+        try volume.set("reloaded-1")
+        #expect(await eventually { lines(record) == ["started", "reloaded-1"] }, "\(agent.log)")
+        #expect(await agent.stop(SIGTERM) == .exited(0))
+        #expect(lines(record).last == "term")
+    }
+}
+
+/// The Kubernetes docs' fortune-config scenario with real nginx: gzip on, then off, then a broken
+/// config that the check refuses while nginx keeps serving.
+@Suite("nginx hot reload, end to end", .serialized)
+struct NginxEndToEndTests {
+    struct Site {
+        let dir: TemporaryDirectory
+        let port = freePort()
+        var root: String { dir.file("pod") }
+        var confDir: String { root + "/etc/nginx/conf.d" }
+        var mainConf: String { dir.file("nginx.conf") }
+        var url: String { "http://127.0.0.1:\(port)/" }
+
+        init() throws {
+            dir = TemporaryDirectory("nginx")
+            // nginx workers run as an unprivileged user: the tree they serve must be readable.
+            chmod(dir.path, 0o755)
+            dir.write("html/index.html", String(repeating: "fortune favours the bold. ", count: 200))
+            chmod(dir.file("html"), 0o755)
+            chmod(dir.file("html/index.html"), 0o644)
+            try FileSystem.makeDirectories(dir.file("tmp"))
+            dir.write("nginx.conf", """
+                worker_processes 2;
+                pid \(dir.file("nginx.pid"));
+                error_log \(dir.file("error.log"));
+                events { worker_connections 64; }
+                http {
+                  access_log off;
+                  client_body_temp_path \(dir.file("tmp"));
+                  proxy_temp_path \(dir.file("tmp"));
+                  fastcgi_temp_path \(dir.file("tmp"));
+                  uwsgi_temp_path \(dir.file("tmp"));
+                  scgi_temp_path \(dir.file("tmp"));
+                  include \(confDir)/*.conf;
+                }
+                """)
+            dir.write("pod.yaml", """
+                apiVersion: v1
+                kind: Pod
+                metadata: {name: fortune-configmap-volume}
+                spec:
+                  automountServiceAccountToken: false
+                  containers:
+                  - name: web-server
+                    image: nginx:alpine
+                    volumeMounts: [{name: config, mountPath: /etc/nginx/conf.d, readOnly: true}]
+                  volumes:
+                  - name: config
+                    configMap: {name: fortune-config}
+                """)
+        }
+
+        /// `simulate` the fortune-config ConfigMap with the given gzip directive.
+        func publish(gzip: String) throws {
+            let configMap = dir.write("configmap.yaml", """
+                apiVersion: v1
+                kind: ConfigMap
+                metadata: {name: fortune-config}
+                data:
+                  my-nginx-config.conf: |
+                    server {
+                      listen 127.0.0.1:\(port);
+                      root \(dir.file("html"));
+                      gzip \(gzip);
+                      gzip_min_length 10;
+                      gzip_types text/plain;
+                    }
+                """)
+            var options = SimulationOptions(podFile: dir.file("pod.yaml"), root: root)
+            options.objectFiles = [configMap]
+            _ = try PodSimulator.run(options)
+        }
+
+        var check: String { "nginx -t -q -c \(mainConf)" }
+    }
+
+    @Test func entrypointWrapperReloadsNginxWithoutARestartAndRefusesABrokenConfig() async throws {
+        let site = try Site(); defer { site.dir.remove() }
+        try site.publish(gzip: "on")
+        let metricsPort = freePort()
+        let agent = try E2EAgent(["run", "--dir", site.confDir, "--check", site.check, "--listen", "127.0.0.1:\(metricsPort)",
+                                  "--", "nginx", "-c", site.mainConf, "-g", "daemon off;"], log: site.dir.file("podagent.log"))
+        #expect(await eventually { let r = await fetchEncoding(site.url); return r?.status == 200 && r?.encoding == "gzip" }, "nginx not serving gzip: \(agent.log)")
+        let masterPID = agent.process.pid
+        try site.publish(gzip: "off")
+        #expect(await eventually { let r = await fetchEncoding(site.url); return r?.status == 200 && r?.encoding == nil },
+                "gzip still on after the update: \(agent.log) nginx: \(readText(site.dir.file("error.log")) ?? "")")
+        // A broken config: the check refuses it and nginx keeps serving the last good one.
+        try site.publish(gzip: "sometimes")
+        #expect(await eventually { metricValue(await scrape(metricsPort), "podagent_reloads_total{result=\"check_failed\"}") == 1 }, "\(agent.log)")
+        let response = await fetchEncoding(site.url)
+        #expect(response?.status == 200 && response?.encoding == nil)
+        #expect(agent.process.pid == masterPID && agent.process.outcome == nil, "reloaded, not restarted")
+        #expect(await agent.stop() == .exited(0), "\(agent.log)")
+        #expect(await fetchEncoding(site.url) == nil, "nginx stopped with podagent")
+    }
+
+    @Test func sidecarSignalsTheNginxMasterFoundByName() async throws {
+        let site = try Site(); defer { site.dir.remove() }
+        try site.publish(gzip: "on")
+        let nginx = try ProcessSpawner.spawn(ProcessLaunch(["nginx", "-c", site.mainConf, "-g", "daemon off;"]))
+        defer { _ = nginx.send(SIGQUIT) }
+        #expect(await eventually { let r = await fetchEncoding(site.url); return r?.status == 200 && r?.encoding == "gzip" })
+        let agent = try E2EAgent(["watch", "--dir", site.confDir, "--check", site.check, "--signal", "HUP", "--process", "nginx"],
+                                 log: site.dir.file("podagent.log"))
+        #expect(await eventually { agent.log.contains("watching") }, "\(agent.log)")
+        try site.publish(gzip: "off")
+        #expect(await eventually { let r = await fetchEncoding(site.url); return r?.status == 200 && r?.encoding == nil },
+                "gzip still on: \(agent.log) nginx: \(readText(site.dir.file("error.log")) ?? "")")
+        #expect(nginx.outcome == nil, "the master was reloaded, not killed")
+        #expect(await agent.stop() == .exited(0))
+        _ = nginx.send(SIGQUIT)
+        _ = await nginx.wait()
+    }
+}

@@ -1,0 +1,286 @@
+#!/usr/bin/env python3
+"""Reload benchmark: podagent vs. an inotifywait loop, side by side, on kubelet-exact volume updates.
+
+Measures, per tool:
+  * latency from the `..data` rename (the kubelet's commit point) to the webhook's receipt:
+    p50/p90/p99/max over updates at a fixed gap;
+  * bursts of back-to-back updates: reloads received and bursts whose final state was never reloaded;
+  * a slow writer (files written into the new generation over 30 ms before the rename): reloads that
+    arrived before the rename (premature);
+  * idle cost over 10 s: RSS, CPU time, context switches; CPU per reload; binary size.
+
+The volume writer below reproduces the kubelet's atomic writer step by step (pkg/volume/util/atomic_writer.go,
+see ../shared/KUBELET.md §1) so the rename instant can be timestamped; podagent's own Swift writer is the one
+the test suite uses. Everything runs on 127.0.0.1 and in /dev/shm (secret volumes are tmpfs).
+"""
+import argparse, http.server, os, random, shutil, signal, socketserver, statistics, subprocess, sys, tempfile, threading, time
+
+CLK = time.perf_counter_ns
+
+
+class Receiver:
+    """An HTTP server recording the receipt instant of every request."""
+    def __init__(self):
+        self.hits = []
+        self.lock = threading.Lock()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                t = CLK()
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                with outer.lock:
+                    outer.hits.append(t)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            do_GET = do_POST
+            def log_message(self, *a):
+                pass
+
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def count(self):
+        with self.lock:
+            return len(self.hits)
+
+    def since(self, t):
+        with self.lock:
+            return [h for h in self.hits if h >= t]
+
+    def wait_for(self, n, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.count() >= n:
+                return True
+            time.sleep(0.0002)
+        return False
+
+
+class KubeletVolume:
+    """The kubelet's atomic writer (numbered steps as in KUBELET.md §1)."""
+    def __init__(self, root):
+        self.root = root
+        self.generation = None
+        self.version = 0
+
+    def write(self, files, slow=0.0, on_dir_created=None):
+        # 3. mkdtemp("..YYYY_MM_DD_HH_MM_SS.") in the volume root, chmod 0755.
+        stamp = time.strftime("..%Y_%m_%d_%H_%M_%S.", time.gmtime())
+        new = tempfile.mkdtemp(prefix=stamp, dir=self.root)
+        os.chmod(new, 0o755)
+        if on_dir_created:
+            on_dir_created()
+        # 4. Write every file with its mode.
+        for name, data in files.items():
+            p = os.path.join(new, name)
+            with open(p, "wb") as f:
+                f.write(data)
+            os.chmod(p, 0o644)
+            if slow:
+                time.sleep(slow / max(1, len(files)))
+        # 5. symlink ..data_tmp -> new, rename to ..data: the commit point.
+        tmp = os.path.join(self.root, "..data_tmp")
+        os.symlink(os.path.basename(new), tmp)
+        os.rename(tmp, os.path.join(self.root, "..data"))
+        committed = CLK()
+        # 6. Top-level symlinks for new keys.
+        for name in files:
+            link = os.path.join(self.root, name)
+            if not os.path.lexists(link):
+                os.symlink(os.path.join("..data", name), link)
+        # 7. Remove the old generation.
+        if self.generation:
+            shutil.rmtree(os.path.join(self.root, self.generation))
+        self.generation = os.path.basename(new)
+        return committed
+
+    def update(self, **kw):
+        self.version += 1
+        return self.write({"app.conf": f"version {self.version}\n".encode(), "static.conf": b"unchanged\n"}, **kw)
+
+
+def proc_stat(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime, seconds
+
+
+def proc_status(pid, key):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+class CpuAccount:
+    """CPU time of a whole process tree via a cgroup v1 cpuacct group when available (the inotifywait loop
+    spends most of its CPU in short-lived curl children), else the main process's own utime+stime."""
+    def __init__(self, name):
+        self.path = None
+        base = "/sys/fs/cgroup/cpuacct"
+        try:
+            p = os.path.join(base, f"podagent-bench-{name}-{os.getpid()}")
+            os.mkdir(p)
+            self.path = p
+        except OSError:
+            pass
+
+    def add(self, pid):
+        if self.path:
+            with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
+                f.write(str(pid))
+
+    def seconds(self, pid):
+        if self.path:
+            with open(os.path.join(self.path, "cpuacct.usage")) as f:
+                return int(f.read()) / 1e9
+        return proc_stat(pid)
+
+    def close(self):
+        if self.path:
+            try:
+                os.rmdir(self.path)
+            except OSError:
+                pass
+
+
+def percentile(values, p):
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    k = (len(s) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def run_tool(name, argv_for, receiver, args):
+    vol_root = tempfile.mkdtemp(prefix=f"bench-{name}-", dir="/dev/shm")
+    vol = KubeletVolume(vol_root)
+    vol.update()
+    acct = CpuAccount(name)
+    # The child joins the cgroup before exec, so nothing escapes the accounting.
+    proc = subprocess.Popen(argv_for(vol_root), stdout=subprocess.DEVNULL, stderr=open(f"/tmp/bench-{name}.log", "w"),
+                            preexec_fn=lambda: (os.setsid(), acct.add(os.getpid())) and None)
+    time.sleep(args.startup)
+    base = receiver.count()
+    result = {"tool": name}
+
+    # 1. Fixed gap: one update, wait for its reload, next.
+    latencies, missing = [], 0
+    cpu0 = acct.seconds(proc.pid)
+    for i in range(args.updates):
+        before = receiver.count()
+        t = vol.update()
+        if receiver.wait_for(before + 1, 2.0):
+            hits = receiver.since(t)
+            if hits:
+                latencies.append((hits[0] - t) / 1e6)
+        else:
+            missing += 1
+        time.sleep(args.gap)
+        # Let any extra reloads for this update arrive before the next one.
+    time.sleep(0.3)
+    cpu1 = acct.seconds(proc.pid)
+    reloads_gap = receiver.count() - base
+    result.update(p50=percentile(latencies, 50), p90=percentile(latencies, 90), p99=percentile(latencies, 99),
+                  max=max(latencies) if latencies else float("nan"), updates=args.updates, reloads=reloads_gap,
+                  no_reload=missing, cpu_per_reload_ms=(cpu1 - cpu0) * 1000 / max(1, reloads_gap))
+
+    # 2. Bursts of back-to-back updates: the final state must always be reloaded.
+    missed_final, burst_reloads = 0, 0
+    for b in range(args.bursts):
+        before = receiver.count()
+        last = None
+        for _ in range(args.burst_size):
+            last = vol.update()
+        time.sleep(args.settle)
+        if not receiver.since(last):
+            missed_final += 1
+        burst_reloads += receiver.count() - before
+    result.update(bursts=args.bursts, burst_size=args.burst_size, burst_reloads=burst_reloads, missed_final=missed_final)
+
+    # 3. Slow writer: reloads before the rename are premature.
+    premature = 0
+    for i in range(args.slow_updates):
+        marks = {}
+        def created():
+            marks["start"] = CLK()
+        t = vol.update(slow=0.03, on_dir_created=created)
+        time.sleep(args.settle)
+        premature += sum(1 for h in receiver.since(marks["start"]) if h < t)
+    result.update(slow_updates=args.slow_updates, premature=premature)
+
+    # 4. Idle: 10 s with nothing happening.
+    time.sleep(1.0)
+    rss_kb = proc_status(proc.pid, "VmRSS")
+    c0 = acct.seconds(proc.pid)
+    v0, n0 = proc_status(proc.pid, "voluntary_ctxt_switches"), proc_status(proc.pid, "nonvoluntary_ctxt_switches")
+    time.sleep(args.idle)
+    c1 = acct.seconds(proc.pid)
+    v1, n1 = proc_status(proc.pid, "voluntary_ctxt_switches"), proc_status(proc.pid, "nonvoluntary_ctxt_switches")
+    result.update(idle_rss_mb=rss_kb / 1024, idle_cpu_ms=(c1 - c0) * 1000, idle_ctx=(v1 - v0) + (n1 - n0))
+
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    acct.close()
+    shutil.rmtree(vol_root, ignore_errors=True)
+    return result
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--podagent", required=True)
+    ap.add_argument("--podagent-args", default="--debounce 0", help="extra arguments for podagent watch")
+    ap.add_argument("--updates", type=int, default=200)
+    ap.add_argument("--gap", type=float, default=0.05)
+    ap.add_argument("--bursts", type=int, default=20)
+    ap.add_argument("--burst-size", type=int, default=10)
+    ap.add_argument("--slow-updates", type=int, default=20)
+    ap.add_argument("--settle", type=float, default=0.5)
+    ap.add_argument("--idle", type=float, default=10.0)
+    ap.add_argument("--startup", type=float, default=1.0)
+    ap.add_argument("--skip-inotifywait", action="store_true")
+    args = ap.parse_args()
+
+    receiver = Receiver()
+    url = f"http://127.0.0.1:{receiver.port}/reload"
+    tools = [("podagent", lambda d: [args.podagent, "watch", "--dir", d, "--webhook", url, "--listen", "127.0.0.1:0",
+                                     "--log-level", "warning"] + args.podagent_args.split())]
+    if not args.skip_inotifywait and shutil.which("inotifywait"):
+        loop = ("inotifywait -m -q -e create,delete,modify,moved_to,close_write \"$0\" | "
+                "while read -r _; do curl -s -o /dev/null -X POST " + url + "; done")
+        tools.append(("inotifywait-loop", lambda d: ["bash", "-c", loop, d]))
+
+    results = [run_tool(name, argv, receiver, args) for name, argv in tools]
+    size = os.path.getsize(args.podagent) / 1e6
+    print(f"\nreload latency: ..data rename -> webhook receipt ({args.updates} updates, {int(args.gap*1000)} ms apart; "
+          f"{args.bursts} bursts of {args.burst_size}; {args.slow_updates} slow writes of 30 ms)")
+    cols = ["tool", "p50", "p90", "p99", "max", "reloads", "no_reload", "burst_reloads", "missed_final", "premature",
+            "idle_rss_mb", "idle_cpu_ms", "idle_ctx", "cpu_per_reload_ms"]
+    print("  ".join(f"{c:>14}" for c in cols))
+    for r in results:
+        row = []
+        for c in cols:
+            v = r[c]
+            row.append(f"{v:>14.3f}" if isinstance(v, float) else f"{v:>14}")
+        print("  ".join(row))
+    print(f"(latencies in ms; burst_reloads out of {args.bursts * args.burst_size} updates; "
+          f"idle over {args.idle:.0f} s; CPU of the whole process tree)")
+    print(f"podagent binary: {size:.1f} MB ({args.podagent})")
+
+
+if __name__ == "__main__":
+    main()
