@@ -27,12 +27,12 @@ public struct WatchConfiguration: Sendable {
     /// One window across all directories: after a commit, wait until no further commit came for this
     /// long, then read and emit. Volumes the kubelet updates in one pod sync commit within
     /// milliseconds of each other, so a short window turns them into one change set. Zero emits after
-    /// each commit.
+    /// each commit. Default 100 ms; continuous commits postpone a read by at most ten windows.
     public var debounce: Duration
-    /// At most one change set per interval; changes during it are folded into the next one.
+    /// At most one change set per interval; changes during it are folded into the next one. Default 0.
     public var minInterval: Duration
     /// For directories the kubelet does not manage (no `..data`, so no commit point): read them once
-    /// no write was seen for this long.
+    /// no write was seen for this long. Default 100 ms (at most ten periods for a writer that never pauses).
     public var quietPeriod: Duration
 
     public init(directories: [String]) {
