@@ -26,6 +26,10 @@ class Receiver:
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            # Keep-alive, like the reload endpoints of Prometheus or nginx: a client that reuses its
+            # connection is not charged a TCP handshake and a thread start per reload.
+            protocol_version = "HTTP/1.1"
+
             def do_POST(self):
                 t = CLK()
                 length = int(self.headers.get("Content-Length") or 0)
@@ -119,6 +123,27 @@ def proc_status(pid, key):
             if line.startswith(key + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def tree_ctx_switches(pid):
+    """Context switches of every thread of `pid` and of its descendants: each one is a wakeup."""
+    total = 0
+    pids = [pid]
+    try:
+        for line in subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout.split():
+            pids += [int(line)] + [int(x) for x in subprocess.run(["ps", "-o", "pid=", "--ppid", line], capture_output=True, text=True).stdout.split()]
+    except (OSError, ValueError):
+        pass
+    for p in pids:
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/status") as f:
+                    for line in f:
+                        if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                            total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
 
 
 class CpuAccount:
@@ -223,11 +248,11 @@ def run_tool(name, argv_for, receiver, args):
     time.sleep(1.0)
     rss_kb = proc_status(proc.pid, "VmRSS")
     c0 = acct.seconds(proc.pid)
-    v0, n0 = proc_status(proc.pid, "voluntary_ctxt_switches"), proc_status(proc.pid, "nonvoluntary_ctxt_switches")
+    x0 = tree_ctx_switches(proc.pid)
     time.sleep(args.idle)
     c1 = acct.seconds(proc.pid)
-    v1, n1 = proc_status(proc.pid, "voluntary_ctxt_switches"), proc_status(proc.pid, "nonvoluntary_ctxt_switches")
-    result.update(idle_rss_mb=rss_kb / 1024, idle_cpu_ms=(c1 - c0) * 1000, idle_ctx=(v1 - v0) + (n1 - n0))
+    x1 = tree_ctx_switches(proc.pid)
+    result.update(idle_rss_mb=rss_kb / 1024, idle_cpu_ms=(c1 - c0) * 1000, idle_ctx=x1 - x0)
 
     os.killpg(proc.pid, signal.SIGTERM)
     try:
