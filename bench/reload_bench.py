@@ -58,6 +58,17 @@ class Receiver:
         with self.lock:
             return [h for h in self.hits if h >= t]
 
+    def quiesce(self, quiet=0.3, limit=5.0):
+        """Waits until no request has arrived for `quiet` seconds (at most `limit`), so reloads still in
+        flight on a loaded machine are not mistaken for reactions to the next update."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            with self.lock:
+                last = self.hits[-1] if self.hits else 0
+            if CLK() - last >= quiet * 1e9:
+                return
+            time.sleep(0.02)
+
     def wait_for(self, n, timeout):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -228,6 +239,7 @@ def run_tool(name, argv_for, receiver, args):
         for _ in range(args.burst_size):
             last = vol.update()
         time.sleep(args.settle)
+        receiver.quiesce()
         if not receiver.since(last):
             missed_final += 1
         burst_reloads += receiver.count() - before
@@ -236,6 +248,7 @@ def run_tool(name, argv_for, receiver, args):
     # 3. Slow writer: reloads before the rename are premature.
     premature = 0
     for i in range(args.slow_updates):
+        receiver.quiesce()
         marks = {}
         def created():
             marks["start"] = CLK()
@@ -244,14 +257,18 @@ def run_tool(name, argv_for, receiver, args):
         premature += sum(1 for h in receiver.since(marks["start"]) if h < t)
     result.update(slow_updates=args.slow_updates, premature=premature)
 
-    # 4. Idle: 10 s with nothing happening.
-    time.sleep(1.0)
+    # 4. Idle: `--idle` seconds with nothing happening, starting `--idle-delay` after the last update.
+    time.sleep(args.idle_delay)
     rss_kb = proc_status(proc.pid, "VmRSS")
     c0 = acct.seconds(proc.pid)
     x0 = tree_ctx_switches(proc.pid)
+    if os.environ.get("BENCH_DEBUG"):
+        print(subprocess.run(["sh", "-c", f"for t in /proc/{proc.pid}/task/*; do echo $t $(cat $t/comm) $(grep ctxt $t/status | tr '\\n' ' '); done"], capture_output=True, text=True).stdout)
     time.sleep(args.idle)
     c1 = acct.seconds(proc.pid)
     x1 = tree_ctx_switches(proc.pid)
+    if os.environ.get("BENCH_DEBUG"):
+        print(subprocess.run(["sh", "-c", f"for t in /proc/{proc.pid}/task/*; do echo $t $(cat $t/comm) $(grep ctxt $t/status | tr '\\n' ' '); done"], capture_output=True, text=True).stdout)
     result.update(idle_rss_mb=rss_kb / 1024, idle_cpu_ms=(c1 - c0) * 1000, idle_ctx=x1 - x0)
 
     os.killpg(proc.pid, signal.SIGTERM)
@@ -276,6 +293,7 @@ def main():
     ap.add_argument("--slow-updates", type=int, default=20)
     ap.add_argument("--settle", type=float, default=0.5)
     ap.add_argument("--idle", type=float, default=10.0)
+    ap.add_argument("--idle-delay", type=float, default=1.0, help="pause after the last update before idle is measured")
     ap.add_argument("--startup", type=float, default=1.0)
     ap.add_argument("--skip-inotifywait", action="store_true")
     args = ap.parse_args()
