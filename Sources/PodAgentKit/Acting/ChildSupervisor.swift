@@ -275,7 +275,7 @@ public final class ChildSupervisor: Sendable {
             if state.escalation == nil, state.final == nil {
                 let grace = configuration.stopGrace
                 state.escalation = Task.detached { [self] in
-                    try? await Task.sleep(for: grace)
+                    try? await CancellableSleep.sleep(for: grace)
                     guard !Task.isCancelled else { return }
                     let child = self.state.withLock { $0.child }
                     if let child, child.send(SIGKILL) {
@@ -294,7 +294,7 @@ public final class ChildSupervisor: Sendable {
         child.send(configuration.stopSignal)
         let grace = configuration.stopGrace
         let escalation = Task.detached { [logger] in
-            try? await Task.sleep(for: grace)
+            try? await CancellableSleep.sleep(for: grace)
             if !Task.isCancelled && child.send(SIGKILL) {
                 logger.warning("app still running \(formatCommandDuration(grace)) after the stop signal; sent SIGKILL", metadata: ["pid": "\(child.pid)"])
             }

@@ -147,7 +147,7 @@ public enum CommandRunner {
             }
             group.addTask {
                 do {
-                    try await Task.sleep(for: timeout)
+                    try await CancellableSleep.sleep(for: timeout)
                     return .timedOut
                 } catch {
                     return .cancelled
@@ -158,7 +158,7 @@ public enum CommandRunner {
                 child.send(SIGTERM, toGroup: true)
                 // Detached: the grace period must run even when the caller's task is cancelled.
                 let escalation = Task.detached {
-                    try? await Task.sleep(for: grace)
+                    try? await CancellableSleep.sleep(for: grace)
                     if !Task.isCancelled { child.send(SIGKILL, toGroup: true) }
                 }
                 while let next = await group.next(), next != .exited {}

@@ -280,7 +280,7 @@ public actor ReloadPipeline {
 
     /// Waits out a backoff; `submit` cancels the wait so a newer trigger does not wait for it.
     private func sleepUnlessSuperseded(_ wait: Duration) async {
-        let sleeper = Task<Void, Never> { _ = try? await Task.sleep(for: wait) }
+        let sleeper = Task<Void, Never> { _ = try? await CancellableSleep.sleep(for: wait) }
         backoffWait = sleeper
         // Shutdown cancels the worker, not the sleeper: forward it, or shutdown would wait out the backoff.
         await withTaskCancellationHandler {
@@ -335,7 +335,7 @@ public actor ReloadPipeline {
                     return true
                 }
                 group.addTask {
-                    try await Task.sleep(for: step.timeout)
+                    try await CancellableSleep.sleep(for: step.timeout)
                     return false
                 }
                 let finishedInTime = try await group.next() ?? false

@@ -163,7 +163,7 @@ final class ChangeOutbox: Sendable {
             guard await waitForPending() else { return nil }
             let gate = state.withLock { state in state.lastDelivery.map { $0 + minInterval } }
             if let gate, minInterval > .zero, gate > .now {
-                do { try await Task.sleep(until: gate, clock: .continuous) } catch { return nil }
+                do { try await CancellableSleep.sleep(until: gate) } catch { return nil }
             }
             if let set = take() {
                 logger.info("change set", metadata: [

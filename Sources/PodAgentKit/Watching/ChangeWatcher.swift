@@ -311,7 +311,7 @@ struct WatchLoop {
         guard let next else { return }
         let input = self.input
         timer = (next, Task {
-            do { try await Task.sleep(until: next, clock: .continuous) } catch { return }
+            do { try await CancellableSleep.sleep(until: next) } catch { return }
             input.yield(.timer)
         })
     }
@@ -337,7 +337,7 @@ struct WatchLoop {
                 return try VolumeContent.read(directory)
             } catch {
                 switch error {
-                case .busy: try? await Task.sleep(for: Self.busyRetry)
+                case .busy: try? await CancellableSleep.sleep(for: Self.busyRetry)
                 case .missing: return .missing(directory)  // deleted right after the watch was placed: its events follow
                 case .failed(let message): throw WatchError(.unreadable(path: directory, message: message))
                 }
