@@ -340,7 +340,9 @@ public struct WebhookError: Error, CustomStringConvertible, Sendable {
 /// unless a group is handed in to share (e.g. the status server's). Shut it down once, at exit.
 public final class WebhookClient: Sendable {
     /// The process's client.
-    public static let shared = WebhookClient()
+    /// Runs on the process-wide NIO event loops that also run Swift concurrency here, which saves a
+    /// thread and a hop between loops per request.
+    public static let shared = WebhookClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
 
     private enum State {
         case idle
