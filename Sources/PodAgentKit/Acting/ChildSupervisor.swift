@@ -121,14 +121,7 @@ public final class ChildSupervisor: Sendable {
                 finishLocked(&state, .signaled(signal))
                 return .success(nil)
             }
-            do throws(CommandError) {
-                let child = try ProcessSpawner.spawn(launch)
-                state.child = child
-                return .success(child)
-            } catch {
-                finishLocked(&state, .exited(error.exitCode))
-                return .failure(error)
-            }
+            return spawnLocked(&state)
         }
         switch outcome {
         case .success(let child?):
@@ -139,6 +132,19 @@ public final class ChildSupervisor: Sendable {
         case .failure(let error):
             resumeWaitersIfFinished()
             throw error
+        }
+    }
+
+    /// Spawns the app and records it; a spawn failure is the app's final status (127, 126, …).
+    /// Called with the state lock held, by `start()` and `restart()`.
+    private func spawnLocked(_ state: inout State) -> Result<ChildProcess?, CommandError> {
+        do throws(CommandError) {
+            let child = try ProcessSpawner.spawn(launch)
+            state.child = child
+            return .success(child)
+        } catch {
+            finishLocked(&state, .exited(error.exitCode))
+            return .failure(error)
         }
     }
 
@@ -176,14 +182,7 @@ public final class ChildSupervisor: Sendable {
                 finishLocked(&state, previous)
                 return .success(nil)
             }
-            do throws(CommandError) {
-                let child = try ProcessSpawner.spawn(launch)
-                state.child = child
-                return .success(child)
-            } catch {
-                finishLocked(&state, .exited(error.exitCode))
-                return .failure(error)
-            }
+            return spawnLocked(&state)
         }
         switch outcome {
         case .success(let child?):
