@@ -134,6 +134,34 @@ struct HotReloadEndToEndTests {
     }
 }
 
+extension HotReloadEndToEndTests {
+    @Test func runRestartsTheAppWithRestartOnChange() async throws {
+        let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
+        let volume = try Volume(dir.file("config"))
+        let record = dir.file("app.txt")
+        let app = "echo \"start $(cat \(volume.path)/app.conf)\" >> \(record); trap 'exit 0' TERM; while :; do sleep 0.05; done"
+        let agent = try E2EAgent(["run", "--dir", volume.path, "--debounce", "0", "--restart-on-change", "--", "sh", "-c", app],
+                                 log: dir.file("run.log"))
+        #expect(await eventually { lines(record) == ["start v0"] }, "\(agent.log)")
+        try volume.set("v1")
+        #expect(await eventually { lines(record) == ["start v0", "start v1"] }, "\(agent.log)")
+        #expect(await agent.stop(SIGTERM) == .exited(0))
+    }
+
+    @Test func runSendsTheConfiguredReloadSignal() async throws {
+        let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
+        let volume = try Volume(dir.file("config"))
+        let record = dir.file("app.txt")
+        let app = "trap 'echo usr1 >> \(record)' USR1; trap 'echo hup >> \(record)' HUP; trap 'exit 0' TERM; echo started >> \(record); while :; do sleep 0.05; done"
+        let agent = try E2EAgent(["run", "--dir", volume.path, "--debounce", "0", "--reload-signal", "USR1", "--", "sh", "-c", app],
+                                 log: dir.file("run.log"))
+        #expect(await eventually { lines(record) == ["started"] }, "\(agent.log)")
+        try volume.set("v1")
+        #expect(await eventually { lines(record) == ["started", "usr1"] }, "\(agent.log)")
+        #expect(await agent.stop(SIGTERM) == .exited(0))
+    }
+}
+
 /// The Kubernetes docs' fortune-config scenario with real nginx: gzip on, then off, then a broken
 /// config that the check refuses while nginx keeps serving.
 @Suite("nginx hot reload, end to end", .serialized)
