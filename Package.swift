@@ -27,6 +27,8 @@ let package = Package(
             name: "CInotifyTools",
             path: "Sources/CInotifyTools"
         ),
+        // The Swift runtime's global-executor hook, reached through the linker (see main.swift).
+        .target(name: "CExecutorHook", path: "Sources/CExecutorHook"),
         .target(
             name: "PodAgentKit",
             dependencies: [
@@ -51,6 +53,7 @@ let package = Package(
             name: "podagent",
             dependencies: [
                 "PodAgentKit",
+                "CExecutorHook",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

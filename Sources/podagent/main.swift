@@ -1,4 +1,5 @@
 import ArgumentParser
+import CExecutorHook
 import NIOCore
 import NIOPosix
 #if canImport(Glibc)
@@ -8,7 +9,7 @@ import Glibc
 // Swift concurrency's default executor on Linux (libdispatch) keeps a once-a-second timer alive; run
 // concurrency on NIO's event loops instead so an idle podagent never wakes up. This must happen before
 // anything is enqueued, hence plain top-level code and no `@main` async entry point.
-_ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+installEventLoopsAsGlobalExecutor()
 
 var command: any ParsableCommand
 do {
@@ -41,4 +42,22 @@ if let parsed = command as? any AsyncParsableCommand {
     } catch {
         PodAgentCommand.exit(withError: error)
     }
+}
+
+/// Makes NIO's singleton event loops Swift concurrency's global executor.
+///
+/// NIO's own `NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()`
+/// finds the runtime's hook with `dlsym`, which fails in a `--static-swift-stdlib` build (the hook is
+/// hidden there) and would leave libdispatch's timer waking an idle podagent. This does the same with
+/// the hook's address taken by the linker, which works in both kinds of build.
+func installEventLoopsAsGlobalExecutor() {
+    typealias EnqueueGlobalHook =
+        @convention(thin) (UnownedJob, @convention(thin) (UnownedJob) -> Void) -> Void
+    let hook: EnqueueGlobalHook = { job, _ in
+        // `any()` is sticky: a job enqueued from an event loop stays on it, without a thread switch.
+        MultiThreadedEventLoopGroup.singleton.any().enqueue(ExecutorJob(job))
+    }
+    let slot = podagent_enqueue_global_hook_slot()
+    precondition(slot.pointee == nil, "another global executor hook is already installed")
+    slot.pointee = unsafeBitCast(hook, to: UnsafeMutableRawPointer.self)
 }
