@@ -1,0 +1,173 @@
+import Glibc
+import Testing
+@testable import PodAgentKit
+
+/// `podagent env --format dotenv`: the forms chosen, and a round trip through the real python-dotenv.
+@Suite struct ExportDotenvTests {
+    @Test func safeValueIsWrittenBare() throws {
+        #expect(try dotenvText(Array("10.1.2.3,fd00::1".utf8)) == "X=10.1.2.3,fd00::1\n")
+    }
+
+    @Test func emptyValueIsWrittenAsNothingAfterTheEqualsSign() throws {
+        #expect(try dotenvText([]) == "X=\n")
+    }
+
+    @Test func valueWithSpacesOrDollarIsSingleQuoted() throws {
+        #expect(try dotenvText(Array("a $HOME b".utf8)) == "X='a $HOME b'\n")
+    }
+
+    @Test func newlineStaysRawInsideSingleQuotes() throws {
+        #expect(try dotenvText(Array("one\ntwo".utf8)) == "X='one\ntwo'\n")
+    }
+
+    @Test func singleQuoteBackslashAndCarriageReturnAreDoubleQuotedWithEscapes() throws {
+        #expect(try dotenvText(Array("it's \"x\" \\ a\rb".utf8)) == #"X="it's \"x\" \\ a\rb""# + "\n")
+    }
+
+    @Test func valueEndingInBackslashIsWrittenRawWhenItFitsOnOneLine() throws {
+        #expect(try dotenvText(Array(#"it's C:\dir\"#.utf8)) == #"X=it's C:\dir\"# + "\n")
+    }
+
+    @Test func multiLineValueEndingInBackslashIsDoubleQuotedWithAWarning() throws {
+        let variable = EnvVariable(name: "X", value: Array("two\nlines\\".utf8), origin: .annotation("a"))
+        let file = try EnvFileFormat.dotenvFile([variable])
+        #expect(String(decoding: file.bytes, as: UTF8.self) == "X=\"two\nlines\\\\\"\n")
+        #expect(file.warnings == [.dotenvValueMisread(name: "X", origin: .annotation("a"))])
+    }
+
+    @Test func nulByteIsAnErrorNamingTheVariable() {
+        #expect(throws: EnvOutputError.nulInValue(name: "X", origin: .label("k"))) {
+            try EnvFileFormat.dotenvFile([EnvVariable(name: "X", value: [0], origin: .label("k"))])
+        }
+    }
+
+    @Test func invalidUTF8BytesAreWrittenAsTheyAre() throws {
+        let file = try EnvFileFormat.dotenvFile([EnvVariable(name: "X", value: [0xFF, 0x20], origin: .field("x"))]).bytes
+        #expect(file == Array("X='".utf8) + [0xFF, 0x20] + Array("'\n".utf8))
+    }
+
+    @Test func renderReportsCollisionsAsWarnings() throws {
+        let pod: PodValue = .object([.init("labels", .object([.init("a.b", .text("1")), .init("a-b", .text("2"))]))])
+        let file = try EnvFileFormat.dotenv.render(pod)
+        #expect(String(decoding: file.bytes, as: UTF8.self) == "POD_LABEL_A_B=2\n")
+        #expect(file.warnings == [.nameCollision(EnvNameCollision(
+            name: "POD_LABEL_A_B", kept: .label("a-b"), dropped: .label("a.b")))])
+    }
+
+    @Test func renderRejectsAPrefixThatCannotStartAName() {
+        #expect(throws: EnvOutputError.invalidPrefix(EnvPrefixError(prefix: "my-"))) {
+            try EnvFileFormat.dotenv.render(.object([]), prefix: "my-")
+        }
+    }
+
+    @Test(.enabled(if: PythonDotenv.isAvailable, "python-dotenv is not importable and `pip install python-dotenv` failed"))
+    func pythonDotenvReadsEveryHostileValueExactlyWithoutInterpolation() throws {
+        let dir = TemporaryDirectory("export-dotenv")
+        defer { dir.remove() }
+        let variables = hostileVariables(canary: dir.file("canary"), includeInvalidUTF8: false)
+        let read = try PythonDotenv.read(try EnvFileFormat.dotenvFile(variables).bytes, in: dir, interpolate: false)
+        for variable in variables {
+            #expect(read[variable.name] == variable.value,
+                    "\(variable.name): \(read[variable.name].map(hexString) ?? "missing") != \(hexString(variable.value))")
+        }
+        #expect(read.count == variables.count)
+    }
+
+    @Test(.enabled(if: PythonDotenv.isAvailable, "python-dotenv is not importable and `pip install python-dotenv` failed"))
+    func pythonDotenvDefaultSettingsReadValuesWithoutBracedDollarExactly() throws {
+        let dir = TemporaryDirectory("export-dotenv")
+        defer { dir.remove() }
+        // load_dotenv()/dotenv_values() interpolate ${NAME} by default; none of these values has "${".
+        let variables = hostileVariables(canary: dir.file("canary"), includeInvalidUTF8: false)
+        #expect(!variables.contains { value in
+            value.value.indices.dropLast().contains { value.value[$0] == UInt8(ascii: "$") && value.value[$0 + 1] == UInt8(ascii: "{") }
+        })
+        let read = try PythonDotenv.read(try EnvFileFormat.dotenvFile(variables).bytes, in: dir, interpolate: true)
+        for variable in variables {
+            #expect(read[variable.name] == variable.value,
+                    "\(variable.name): \(read[variable.name].map(hexString) ?? "missing") != \(hexString(variable.value))")
+        }
+    }
+
+    @Test(.enabled(if: PythonDotenv.isAvailable, "python-dotenv is not importable and `pip install python-dotenv` failed"))
+    func pythonDotenvGetsInvalidUTF8BytesBackThroughSurrogateEscape() throws {
+        let dir = TemporaryDirectory("export-dotenv")
+        defer { dir.remove() }
+        let values: [[UInt8]] = [
+            [0x61, 0xFF, 0xFE, 0x62],            // bare-looking but not UTF-8: single-quoted
+            [0x27, 0xC3, 0x28, 0x5C],            // ' and \ with a broken 2-byte sequence: double-quoted
+            [0xF0, 0x9F, 0x98, 0x0A, 0xE9],      // truncated 4-byte sequence and a newline
+        ]
+        let variables = values.enumerated().map { EnvVariable(name: "V\($0.offset)", value: $0.element, origin: .field("v")) }
+        let read = try PythonDotenv.read(try EnvFileFormat.dotenvFile(variables).bytes, in: dir, interpolate: false,
+                                         errors: "surrogateescape")
+        for variable in variables {
+            #expect(read[variable.name] == variable.value,
+                    "\(variable.name): \(read[variable.name].map(hexString) ?? "missing") != \(hexString(variable.value))")
+        }
+    }
+}
+
+/// Returns the dotenv text of one variable `X` with `value`.
+private func dotenvText(_ value: [UInt8]) throws -> String {
+    String(decoding: try EnvFileFormat.dotenvFile([EnvVariable(name: "X", value: value, origin: .field("x"))]).bytes, as: UTF8.self)
+}
+
+/// The real python-dotenv from PyPI, run in a Python child process.
+enum PythonDotenv {
+    /// Whether `import dotenv` works, after installing it with pip if it did not.
+    static let isAvailable: Bool = {
+        let dir = TemporaryDirectory("python-dotenv")
+        defer { dir.remove() }
+        let python = ["/usr/bin/env", "python3"]
+        if runProcess(python + ["-c", "import dotenv"], directory: dir, environment: currentProcessEnvironment()).status == 0 {
+            return true
+        }
+        let install = runProcess(python + ["-m", "pip", "install", "--quiet", "python-dotenv"],
+                                 directory: dir, environment: currentProcessEnvironment())
+        if install.status != 0 {
+            print("python-dotenv tests skipped: pip install python-dotenv failed: \(install.stderr)")
+            return false
+        }
+        return runProcess(python + ["-c", "import dotenv"], directory: dir, environment: currentProcessEnvironment()).status == 0
+    }()
+
+    /// Writes `file` and reads it with `dotenv_values`, returning each value's bytes. With `errors`, the
+    /// file is opened with that UTF-8 error handler and passed as a stream (the only way to read bytes
+    /// that are not UTF-8), and values are encoded back with it.
+    static func read(_ file: [UInt8], in dir: TemporaryDirectory, interpolate: Bool,
+                     errors: String = "strict") throws -> [String: [UInt8]] {
+        let path = dir.file("pod.env")
+        try FileSystem.writeFileAtomically(path, file)
+        let script = """
+            import sys
+            from dotenv import dotenv_values
+            path, interpolate, errors = sys.argv[1], sys.argv[2] == "1", sys.argv[3]
+            if errors == "strict":
+                values = dotenv_values(path, interpolate=interpolate)
+            else:
+                with open(path, encoding="utf-8", errors=errors) as stream:
+                    values = dotenv_values(stream=stream, interpolate=interpolate)
+            for name, value in values.items():
+                print(name, "none" if value is None else value.encode("utf-8", errors).hex())
+            """
+        let result = runProcess(["/usr/bin/env", "python3", "-c", script, path, interpolate ? "1" : "0", errors],
+                                directory: dir, environment: currentProcessEnvironment())
+        #expect(result.status == 0, "python-dotenv failed: \(result.stderr)")
+        #expect(!result.stderr.contains("could not parse"), "python-dotenv warned: \(result.stderr)")
+        var values: [String: [UInt8]] = [:]
+        for line in String(decoding: result.stdout, as: UTF8.self).split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, parts[1] != "none" else { continue }
+            values[String(parts[0])] = bytes(fromHex: parts[1])
+        }
+        return values
+    }
+
+    private static func bytes(fromHex text: Substring) -> [UInt8] {
+        let digits = Array(text.utf8)
+        return stride(from: 0, to: digits.count - 1, by: 2).map {
+            UInt8(String(decoding: digits[$0...$0 + 1], as: UTF8.self), radix: 16) ?? 0
+        }
+    }
+}
