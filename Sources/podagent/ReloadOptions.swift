@@ -85,6 +85,12 @@ struct ReloadOptions: ParsableArguments {
     @Flag(name: .customLong("reload-on-start"), help: "Run the check and the reload once at start, for apps that need a first kick.")
     var reloadOnStart = false
 
+    @Option(help: ArgumentHelp("Render this Mustache template to this output at start and before every check (repeatable); the pod data options (--root, --downward-dir, --resource, …) say where pod data comes from, and the --dir files are templates' files.NAME. See `podagent render --help`.", valueName: "template:output"))
+    var render: [String] = []
+
+    @Flag(name: .customLong("allow-missing"), help: "With --render: render names that resolve to nothing as empty text instead of failing.")
+    var allowMissing = false
+
     @Option(help: ArgumentHelp("Serve /healthz, /readyz and /metrics on this address (:9090, 127.0.0.1:9090, [::]:9090).", valueName: "addr"))
     var listen: String?
 
@@ -162,6 +168,35 @@ struct ReloadOptions: ParsableArguments {
             }
         }
         return configuration
+    }
+
+    /// `--render T:O` pairs as renderer jobs (split at the last `:`, so a template path may hold one).
+    func renderJobs() throws -> [TemplateRenderer.Job] {
+        try render.map { pair in
+            guard let colon = pair.lastIndex(of: ":"), colon != pair.startIndex, pair.index(after: colon) != pair.endIndex else {
+                throw ValidationError("--render takes TEMPLATE:OUTPUT, e.g. /templates/nginx.conf.mustache:/etc/nginx/nginx.conf; got \"\(pair)\"")
+            }
+            return TemplateRenderer.Job(template: String(pair[..<colon]), output: String(pair[pair.index(after: colon)...]))
+        }
+    }
+
+    /// The `--render` part of the configuration: pod data is read anew for every render.
+    func renderSpec(pod: PodDataOptions) throws -> RenderSpec? {
+        let jobs = try renderJobs()
+        if jobs.isEmpty {
+            if allowMissing { throw ValidationError("--allow-missing only applies to --render") }
+            return nil
+        }
+        let paths = pod.paths
+        let declarations = try pod.declarations()
+        let directories = self.directories
+        return RenderSpec(renderer: TemplateRenderer(jobs: jobs, allowMissing: allowMissing)) {
+            let environment = PodView.processEnvironment()
+            let view = try PodView.load(environment: environment, paths: paths, declarations: declarations)
+            var warnings = view.warnings
+            let data = try TemplateData.make(view: view, environment: environment, volumeDirectories: directories, warnings: &warnings)
+            return (data, warnings)
+        }
     }
 
     /// The action flags in command-line order (ArgumentParser keeps each option's values but not the

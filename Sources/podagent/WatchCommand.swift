@@ -29,13 +29,17 @@ struct WatchCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ReloadOptions
 
+    @OptionGroup(title: "Pod data (for --render)") var pod: PodDataOptions
+
     func validate() throws {
         _ = try options.configuration(allowChildSignal: false)
+        _ = try options.renderSpec(pod: pod)
     }
 
     func run() async throws {
         let logger = try options.makeLogger(label: "podagent.watch")
-        let configuration = try options.configuration(allowChildSignal: false)
+        var configuration = try options.configuration(allowChildSignal: false)
+        configuration.render = try options.renderSpec(pod: pod)
         if configuration.actions.isEmpty {
             logger.warning("no action given (--exec, --signal, --webhook): changes are only checked and logged")
         }
@@ -67,6 +71,8 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ReloadOptions
 
+    @OptionGroup(title: "Pod data (for --render)") var pod: PodDataOptions
+
     @Option(name: .customLong("reload-signal"), help: ArgumentHelp("What a reload sends the app.", valueName: "signal"))
     var reloadSignal: String = "HUP"
 
@@ -84,11 +90,13 @@ struct RunCommand: AsyncParsableCommand {
         _ = try wrap { () throws(SignalNameError) in try SignalName.parse(reloadSignal) }
         _ = try options.duration(stopGrace, "--stop-grace")
         _ = try options.configuration(allowChildSignal: true)
+        _ = try options.renderSpec(pod: pod)
     }
 
     func run() async throws {
         let logger = try options.makeLogger(label: "podagent.run")
         var configuration = try options.configuration(allowChildSignal: true)
+        configuration.render = try options.renderSpec(pod: pod)
         if restartOnChange { configuration.actions.append(.restartChild) }
         let app = ChildSupervisor.Configuration(
             argv: command,

@@ -337,7 +337,9 @@ struct StatusServerTests {
 
         #expect(ObsHTTP.isRefused(port: port))
         #expect(recv(idle, &buffer, buffer.count, 0) == 0, "the kept-alive connection was not closed")
-        #expect(elapsed < .seconds(1), "shutdown took \(elapsed)")
+        // Nothing is waited for (no keep-alive or drain timeout), which takes milliseconds; the slack is
+        // for a loaded 2-core CI machine, where stopping an owned event loop group alone took ~1 s.
+        #expect(elapsed < .seconds(3), "shutdown took \(elapsed)")
     }
 
     @Test("Cancelling the task that runs the server stops it too")

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Logging
+import NIOConcurrencyHelpers
 import Metrics
 import NIOPosix
 import Prometheus
@@ -24,6 +25,37 @@ public enum SignalTarget: Sendable {
     case child
 }
 
+/// `watch`/`run --render`: templates re-rendered with fresh pod data before every check, so the check
+/// and the reload see the new outputs (a label or annotation change re-renders the config).
+public struct RenderSpec: Sendable {
+    public var renderer: TemplateRenderer
+    /// Reads the pod's data anew (PodView, env, files) for every render, with warnings about it.
+    public var data: @Sendable () throws -> (PodValue, warnings: [String])
+    /// Warnings about pod data repeat on every render; each is logged once.
+    private let warned = NIOLockedValueBox<Set<String>>([])
+
+    public init(renderer: TemplateRenderer, data: @escaping @Sendable () throws -> (PodValue, warnings: [String])) {
+        self.renderer = renderer
+        self.data = data
+    }
+
+    /// Renders every template; logs which outputs changed. Throws a description fit for the log.
+    func run(logger: Logger) throws(StepFailure) {
+        do {
+            let (value, warnings) = try data()
+            for warning in warnings where warned.withLockedValue({ $0.insert(warning).inserted }) {
+                logger.warning("\(warning)")
+            }
+            for output in try renderer.render(value) {
+                logger.info("rendered", metadata: ["template": "\(output.job.template)", "output": "\(output.job.output)",
+                                                   "changed": "\(output.changed)"])
+            }
+        } catch {
+            throw StepFailure("render: \(error)")
+        }
+    }
+}
+
 /// Everything `podagent watch` and `podagent run` share.
 public struct HotReloadConfiguration: Sendable {
     public var watch: WatchConfiguration
@@ -37,6 +69,8 @@ public struct HotReloadConfiguration: Sendable {
     public var reloadOnStart = false
     public var listen: ListenAddress?
     public var procRoot = "/proc"
+    /// `--render T:O`: templates rendered at start and again before the check of every change.
+    public var render: RenderSpec?
 
     public init(watch: WatchConfiguration) {
         self.watch = watch
@@ -97,6 +131,14 @@ public enum HotReload {
             server = try await StatusServer.bind(to: address, registry: registry, readiness: readiness, logger: logger,
                                                  eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
         }
+        if let render = configuration.render {
+            // The app (or the sidecar's first check) must find its rendered config from the start.
+            do {
+                try render.run(logger: logger)
+            } catch {
+                throw HotReloadStartError(description: "\(error)")
+            }
+        }
         let steps = try makeSteps(configuration, child: child, logger: logger)
         let pipeline = ReloadPipeline(check: steps.check, actions: steps.actions, retry: configuration.retry, logger: logger)
         let watcher = try ChangeWatcher(configuration.watch, logger: logger)
@@ -144,10 +186,17 @@ public enum HotReload {
 
     static func makeSteps(_ configuration: HotReloadConfiguration, child: ChildSupervisor?, logger: Logger) throws -> Steps {
         var check: ReloadStep?
-        if let argv = configuration.check {
+        let render = configuration.render
+        if configuration.check != nil || render != nil {
+            let argv = configuration.check
             let timeout = configuration.checkTimeout
+            // Rendering belongs to the check: a template that no longer renders blocks the reload like a
+            // failing check does, and the check command sees the new outputs.
+            let name = render == nil ? "check" : (argv == nil ? "render" : "render and check")
             // The step's own timeout is a backstop; the runner stops the command first and says so.
-            check = ReloadStep(name: "check", timeout: timeout + .seconds(5)) { _ in
+            check = ReloadStep(name: name, timeout: timeout + .seconds(5)) { _ in
+                try render?.run(logger: logger)
+                guard let argv else { return }
                 let result = try await CommandRunner.run(argv, timeout: timeout)
                 guard result.status.isSuccess else {
                     throw StepFailure("check `\(ShellWords.join(argv))` \(result.status): \(result.stderrText.trimmedForLog)")
@@ -203,6 +252,11 @@ public enum HotReload {
         }
         return Steps(check: check, actions: actions)
     }
+}
+
+/// `--render` failed before anything started.
+public struct HotReloadStartError: Error, CustomStringConvertible {
+    public var description: String
 }
 
 /// A check or action that ran and failed; the message is what the log shows.
