@@ -4,6 +4,8 @@
 #  B. nginx hot reload: `podagent run … -- nginx` serves a ConfigMap-driven server block; the ConfigMap is
 #     edited (gzip on → off) and nginx changes behaviour without a restart; a broken edit is refused by
 #     the check while nginx keeps serving.
+#  C. pod data: `podagent env` and `podagent render` as an init container would run them, then
+#     `podagent watch --render` re-rendering nginx.conf when an annotation changes.
 # Usage: scripts/example.sh [work-dir]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -74,5 +76,33 @@ cat "$dir/podagent.log"
 step "B5. SIGTERM to podagent: forwarded to nginx, podagent exits with nginx's status"
 kill -TERM $agent; wait $agent && echo "podagent exited 0"
 trap - EXIT
+
+# ---------------------------------------------------------------------------------------------- C
+pd=examples/pod-data
+root="$work/pod-data"
+inpod() { (set -a; . "$root/.podagent/env"; set +a; exec "$@"); }   # with the container's env, as in the pod
+step "C1. podagent simulate --pod $pd/pod.yaml: labels, annotations and resources in the Downward API"
+"$podagent" simulate --pod $pd/pod.yaml --root "$root"
+step "C2. init container: podagent env --format shell (labels and annotations as env vars; resources in millicores and bytes)"
+inpod "$podagent" env --root "$root" --format shell
+step "C3. init container: podagent render — worker_processes from the CPU limit (1500m → 2), log level from an annotation"
+mkdir -p "$root/etc/nginx" "$root/tmp/nginx"
+inpod "$podagent" render --root "$root" --template examples/render/nginx.conf.mustache --output "$root/etc/nginx/nginx.conf"
+grep -E '^(worker_processes|error_log)' "$root/etc/nginx/nginx.conf"
+nginx -t -q -e stderr -p "$root/tmp/nginx/" -c "$root/etc/nginx/nginx.conf" && echo "nginx -t: ok"
+step "C4. sidecar: podagent watch --render re-renders and reloads when the annotation changes"
+(set -a; . "$root/.podagent/env"; set +a; exec "$podagent" watch --root "$root" --dir "$root/etc/podinfo" \
+  --render "$PWD/examples/render/nginx.conf.mustache:$root/etc/nginx/nginx.conf" \
+  --check "nginx -t -q -e stderr -p $root/tmp/nginx/ -c $root/etc/nginx/nginx.conf" \
+  --exec "echo reload: nginx -s reload would run here" --log-format text 2> "$root/podagent.log") &
+agent=$!
+trap 'kill $agent 2>/dev/null || true' EXIT
+for _ in $(seq 50); do grep -q watching "$root/podagent.log" && break; sleep 0.1; done
+"$podagent" simulate --pod $pd/pod.yaml --root "$root" --set "metadata.annotations['example.com/log-level']=debug" | sed 's/^/    /'
+for _ in $(seq 50); do grep -q 'reload done' "$root/podagent.log" && break; sleep 0.1; done
+grep -E '^error_log' "$root/etc/nginx/nginx.conf"
+kill -TERM $agent; wait $agent || true
+trap - EXIT
+grep -vE 'warning' "$root/podagent.log"
 echo
 echo "everything is left in $work"
