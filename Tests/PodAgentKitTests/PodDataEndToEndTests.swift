@@ -249,4 +249,40 @@ struct PodDataEndToEndTests {
         #expect(await eventually { readText(reloads) == "rack=rack-23 level=debug\n" }, "\(agent.log)")
         #expect(await agent.stop() == .exited(0))
     }
+
+    @Test("a value that is not UTF-8: JSON gets U+FFFD and a warning naming it, shell keeps the bytes")
+    func invalidUTF8() throws {
+        let pod = try SimulatedPod()
+        defer { pod.remove() }
+        // The kubelet writes such a Go string as \xff (the API server's validation aside, a label file can hold it).
+        let path = pod.dir.write("root/etc/raw/labels", "bad=\"caf\\xe9\"\nok=\"fine\"\n")
+        _ = path
+        let json = pod.podagent(["env", "--root", pod.root, "--labels-file", "/etc/raw/labels", "--format", "json"])
+        #expect(json.status == 0, "\(json.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout)) as? [String: Any])
+        #expect((object["labels"] as? [String: String])?["bad"] == "caf\u{FFFD}")
+        #expect(json.stderr.contains(".labels[\"bad\"]") || json.stderr.contains(".labels.bad"), "\(json.stderr)")
+        let shell = pod.podagent(["env", "--root", pod.root, "--labels-file", "/etc/raw/labels", "--format", "shell"])
+        #expect(shell.status == 0, "\(shell.stderr)")
+        #expect(shell.stdout.split(separator: 0x0A).contains { Array($0) == Array("export POD_LABEL_BAD='caf".utf8) + [0xE9, 0x27] })
+    }
+
+    @Test("a container without a CPU limit: the kubelet reports node allocatable, podagent says so and counts its CPUs")
+    func nodeAllocatableLimit() throws {
+        let manifest = docsPod.replacingOccurrences(of: "limits: {memory: \"64Mi\", cpu: \"250m\"}", with: "limits: {memory: \"64Mi\"}")
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        _ = dir.write("pod.yaml", manifest)
+        var options = SimulationOptions(podFile: dir.file("pod.yaml"), root: dir.file("root"))
+        options.nodeAllocatable["cpu"] = try Quantity(parsing: "3")
+        _ = try PodSimulator.run(options)
+        let script = "set -a; . \"$0\"; set +a; exec \"$@\""
+        let result = runProcess(["/bin/sh", "-c", script, dir.file("root/.podagent/env"), podagentBinary, "env", "--root", dir.file("root")]
+            + docsDeclarations, directory: dir)
+        #expect(result.status == 0, "\(result.stderr)")
+        let text = String(decoding: result.stdout, as: UTF8.self)
+        #expect(text.contains("POD_CPU_LIMIT_MILLICORES=3000\n"))
+        #expect(text.contains("POD_CPUS=3\n"))
+        #expect(result.stderr.contains("node's allocatable CPU"), "\(result.stderr)")
+    }
 }
