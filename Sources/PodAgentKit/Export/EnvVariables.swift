@@ -196,17 +196,8 @@ public struct EnvVariables: Sendable, Equatable {
     ]
 
     private static func isUsablePrefix(_ prefix: String) -> Bool {
-        guard let first = prefix.utf8.first else { return true }
-        if (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) { return false }
-        return prefix.utf8.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"):
-                return true
-            default:
-                return false
-            }
-        }
+        // The rule for a name a shell can export is the rule for a key jq takes after a dot.
+        prefix.isEmpty || JSONPath.isPlainIdentifier(prefix)
     }
 
     /// A scalar's bytes; a list of scalars joined with `,`; nil for null, objects and empty lists.

@@ -98,7 +98,7 @@ struct JSONPath: Sendable, Equatable {
     }
 
     /// Keys jq accepts after a dot: ASCII letters, digits and `_`, not starting with a digit.
-    private static func isPlainIdentifier(_ key: String) -> Bool {
+    static func isPlainIdentifier(_ key: String) -> Bool {
         guard let first = key.utf8.first, !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else { return false }
         return key.utf8.allSatisfy { byte in
             switch byte {

@@ -166,6 +166,18 @@ public enum PodSimulator {
             }
             results.append(result)
         }
+        // The container's mount table, as `inspect --root` reads it; rewritten only when it changes.
+        let mounted = planned.filter { $0.skip == nil }.map { plan in
+            SimulatedMountInfo.VolumeMountRecord(
+                mountPath: plan.mount.mountPath, volumeName: plan.volume.name, source: plan.volume.source,
+                subPath: plan.mount.subPath,
+                index: container.volumeMounts.firstIndex { $0.mountPath == plan.mount.mountPath } ?? 0,
+                readOnly: plan.mount.readOnly)
+        }
+        try SimulatedMountInfo.write(
+            SimulatedMountInfo.table(podUID: pod.uid, containerName: container.name, volumes: mounted,
+                                     memoryBackedSizeKiB: memoryBackedVolumeSizeKiB(pod, nodeAllocatable: options.nodeAllocatable)),
+            root: options.root)
         try FileSystem.makeDirectories(parentDirectory(envFile))
         let envChanged = (try? FileSystem.readFile(envFile)) != envBytes
         if envChanged { try FileSystem.writeFileAtomically(envFile, envBytes, mode: 0o600) }
@@ -174,6 +186,17 @@ public enum PodSimulator {
 
         return SimulationReport(podNamespace: pod.namespace, podName: pod.name, container: container.name,
                                 envFile: envFile, envNames: env.map(\.name), envChanged: envChanged, volumes: results)
+    }
+
+    /// The size the kubelet gives memory-backed volumes (`calculateEmptyDirMemorySize`): the pod's
+    /// memory limit (regular containers summed, or the largest init container's if higher), or the
+    /// node's allocatable memory when that is zero.
+    static func memoryBackedVolumeSizeKiB(_ pod: PodSpec, nodeAllocatable: [String: Quantity]) -> Int64 {
+        let regular = pod.containers.reduce(Int64(0)) { $0 + ($1.limits["memory"]?.value ?? 0) }
+        let initial = pod.initContainers.map { $0.limits["memory"]?.value ?? 0 }.max() ?? 0
+        var bytes = max(regular, initial)
+        if bytes <= 0 { bytes = nodeAllocatable["memory"]?.value ?? 0 }
+        return (bytes + 1023) / 1024
     }
 
     static func selectContainer(_ pod: PodSpec, _ name: String?) -> (Container, String)? {
