@@ -1,0 +1,164 @@
+import Foundation
+import Glibc
+import Testing
+@testable import PodAgentKit
+
+/// A pod with a secret in every place `inspect` looks: a secret volume, a projected volume with a
+/// secret source, the service-account token, env vars with secret-looking names (one from a
+/// secretKeyRef), and a secret volume file whose name does not look secret.
+private let canaryPod = """
+    apiVersion: v1
+    kind: Pod
+    metadata:
+      name: canary
+      namespace: vault
+      labels: {app: canary}
+    spec:
+      containers:
+        - name: app
+          image: busybox
+          env:
+            - name: POD_NAME
+              valueFrom: {fieldRef: {fieldPath: metadata.name}}
+            - name: DB_PASSWORD
+              valueFrom: {secretKeyRef: {name: canary-secret, key: password}}
+            - name: API_TOKEN
+              value: "canary-env-token-7f3a9c2e51"
+            - name: AWS_SECRET_ACCESS_KEY
+              value: "canary-aws-key-e8d1b4c7a2"
+          volumeMounts:
+            - {name: creds, mountPath: /etc/creds}
+            - {name: bundle, mountPath: /etc/bundle}
+            - {name: podinfo, mountPath: /etc/podinfo}
+      volumes:
+        - name: creds
+          secret: {secretName: canary-secret}
+        - name: bundle
+          projected:
+            sources:
+              - secret: {name: canary-secret, items: [{key: settings.ini, path: app/settings.ini}]}
+              - configMap: {name: canary-config}
+        - name: podinfo
+          downwardAPI:
+            items:
+              - {path: labels, fieldRef: {fieldPath: metadata.labels}}
+    ---
+    apiVersion: v1
+    kind: Secret
+    metadata: {name: canary-secret, namespace: vault}
+    stringData:
+      password: "canary-db-password-4b9e1f"
+      settings.ini: "api_key = canary-ini-value-c0ffee42"
+    ---
+    apiVersion: v1
+    kind: ConfigMap
+    metadata: {name: canary-config, namespace: vault}
+    data:
+      public.txt: "nothing secret here"
+    """
+
+private let plantedSecrets = [
+    "canary-db-password-4b9e1f", "canary-env-token-7f3a9c2e51", "canary-aws-key-e8d1b4c7a2", "canary-ini-value-c0ffee42",
+]
+
+@Suite("podagent inspect, end to end")
+struct InspectEndToEndTests {
+    private func simulated() throws -> (TemporaryDirectory, String) {
+        let dir = TemporaryDirectory()
+        _ = dir.write("pod.yaml", canaryPod)
+        _ = try PodSimulator.run(SimulationOptions(podFile: dir.file("pod.yaml"), root: dir.file("root")))
+        return (dir, dir.file("root"))
+    }
+
+    /// Runs `podagent inspect` with the container's env as `simulate` resolved it.
+    private func inspect(_ root: String, _ arguments: [String], in dir: TemporaryDirectory) -> ProcessOutput {
+        let script = "set -a; . \"$0\"; set +a; exec \"$@\""
+        return runProcess(["/bin/sh", "-c", script, root + "/.podagent/env", podagentBinary, "inspect", "--root", root] + arguments,
+                          directory: dir)
+    }
+
+    @Test("no secret leaves through text, JSON or YAML: volume contents, the token, secret-looking env values")
+    func canary() throws {
+        let (dir, root) = try simulated()
+        defer { dir.remove() }
+        let token = try #require(readText(root + "/var/run/secrets/kubernetes.io/serviceaccount/token"))
+        let signature = String(token.split(separator: ".").last ?? "")
+        let pieces = plantedSecrets + [token, String(token.prefix(24)), String(signature.prefix(16))].filter { $0.count >= 10 }
+        for format in ["text", "json", "yaml"] {
+            let result = inspect(root, ["-o", format, "--color", "always"], in: dir)
+            #expect(result.status == 0, "\(format): \(result.stderr)")
+            let everything = String(decoding: result.stdout, as: UTF8.self) + result.stderr
+            #expect(everything.contains("canary"), "\(format): the report is missing (\(result.stderr))")
+            for secret in pieces {
+                #expect(!everything.contains(secret), "\(format) output contains a planted secret")
+            }
+            // Digests of secret content are withheld too.
+            for value in plantedSecrets {
+                let sum = runProcess(["/bin/sh", "-c", "printf %s \"$0\" | sha256sum", value], directory: dir)
+                let digest = String(decoding: sum.stdout.prefix(64), as: UTF8.self)
+                #expect(digest.count == 64)
+                #expect(!everything.contains(String(digest.prefix(12))), "\(format) output contains a secret's digest")
+            }
+        }
+    }
+
+    @Test("-o json is one object with every section, in the documented keys")
+    func jsonSchema() throws {
+        let (dir, root) = try simulated()
+        defer { dir.remove() }
+        let result = inspect(root, ["-o", "json"], in: dir)
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout)) as? [String: Any])
+        #expect(Set(object.keys) == ["identity", "labels", "annotations", "resources", "volumes", "serviceAccount",
+                                     "processes", "securityContext", "environment", "warnings"])
+        #expect((object["identity"] as? [String: Any])?["name"] as? String == "canary")
+        let volumes = try #require(object["volumes"] as? [[String: Any]])
+        let byMount = Dictionary(uniqueKeysWithValues: volumes.compactMap { v in (v["mountPoint"] as? String).map { ($0, v) } })
+        #expect(byMount["/etc/creds"]?["kind"] as? String == "secret")
+        #expect(byMount["/etc/creds"]?["medium"] as? String == "tmpfs")
+        // A projected volume is tmpfs like a secret, and inside the pod nothing tells them apart: the
+        // safe reading is "secret", content withheld.
+        #expect(byMount["/etc/bundle"]?["kindFrom"] as? String == "content")
+        #expect(byMount["/etc/bundle"]?["contentWithheld"] as? Bool == true)
+        let environment = try #require(object["environment"] as? [String: Any])
+        #expect((environment["DB_PASSWORD"] as? [String: Any])?["withheld"] as? Bool == true)
+        #expect(environment["POD_NAME"] as? String == "canary")
+    }
+
+    @Test("-o yaml parses back to the same tree as -o json")
+    func yamlMatchesJSON() throws {
+        let (dir, root) = try simulated()
+        defer { dir.remove() }
+        let json = inspect(root, ["-o", "json"], in: dir)
+        let yaml = inspect(root, ["-o", "yaml"], in: dir)
+        #expect(json.status == 0 && yaml.status == 0)
+        _ = dir.write("report.json", String(decoding: json.stdout, as: UTF8.self))
+        _ = dir.write("report.yaml", String(decoding: yaml.stdout, as: UTF8.self))
+        // PyYAML (YAML 1.1) reads it as it would any manifest; ages may tick between the two runs.
+        let compare = """
+            import json, sys, yaml
+            def strip(v):
+                if isinstance(v, dict): return {k: strip(x) for k, x in v.items() if k not in ("ageSeconds", "expiresInSeconds")}
+                if isinstance(v, list): return [strip(x) for x in v]
+                return v
+            j = strip(json.load(open(sys.argv[1]))); y = strip(yaml.safe_load(open(sys.argv[2])))
+            sys.exit(0 if j == y else 1)
+            """
+        let result = runProcess(["/bin/sh", "-c", "exec python3 -c \"$0\" \"$1\" \"$2\"", compare, dir.file("report.json"), dir.file("report.yaml")],
+                                directory: dir, environment: currentProcessEnvironment())
+        #expect(result.status == 0, "\(result.stderr)")
+    }
+
+    @Test("a subPath mount is reported as never updating")
+    func subPathWarning() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        _ = dir.write("pod.yaml", canaryPod.replacingOccurrences(
+            of: "- {name: podinfo, mountPath: /etc/podinfo}",
+            with: "- {name: podinfo, mountPath: /etc/podinfo}\n        - {name: bundle, mountPath: /etc/public.txt, subPath: public.txt}"))
+        _ = try PodSimulator.run(SimulationOptions(podFile: dir.file("pod.yaml"), root: dir.file("root")))
+        let result = inspect(dir.file("root"), ["--color", "never"], in: dir)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(String(decoding: result.stdout, as: UTF8.self).contains("/etc/public.txt is a subPath mount: the kubelet never updates it"))
+    }
+}
