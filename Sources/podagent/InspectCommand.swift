@@ -1,0 +1,67 @@
+import ArgumentParser
+import PodAgentKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct InspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Show what this pod sees, and what is wrong with it — without ever printing a secret.",
+        discussion: """
+            Sections: identity; labels and annotations; resources as declared (env, downward files) beside the \
+            effective cgroup limits; volumes from /proc/self/mountinfo and the kubelet's ..data layout (kind, \
+            medium, generation and its age, files with size, mode and — for non-secret volumes — a SHA-256 \
+            digest; subPath mounts flagged because they never update); the service account (token claims and \
+            expiry, never the token); the processes visible (is the PID namespace shared?); the security \
+            context (uid, groups, capabilities, no_new_privs, seccomp, read-only root); the environment \
+            (values of names that look secret are withheld). Warnings follow each section.
+
+            Examples:
+              kubectl exec POD -- podagent inspect
+              kubectl debug -it POD --image=IMAGE --target=CONTAINER -- podagent inspect
+              podagent inspect --root /tmp/pod -o json        # a pod made by `podagent simulate`
+
+            Exit status: 0 (also when there are warnings), 1 when the report cannot be written, 64 for bad options.
+            """
+    )
+
+    @OptionGroup var pod: PodDataOptions
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("text, json or yaml.", valueName: "format"))
+    var output: String = "text"
+
+    @Option(name: .customLong("token-file"), help: ArgumentHelp("The service-account token to decode, if not in /var/run/secrets/kubernetes.io/serviceaccount (resolved inside --root).", valueName: "path"))
+    var tokenFile: String?
+
+    @Option(name: .customLong("color"), help: ArgumentHelp("auto (on a terminal, unless NO_COLOR), always or never.", valueName: "when"))
+    var color: String = "auto"
+
+    func validate() throws {
+        guard ["text", "json", "yaml"].contains(output) else {
+            throw ValidationError("-o/--output takes text, json or yaml, got \"\(output)\"")
+        }
+        guard ["auto", "always", "never"].contains(color) else {
+            throw ValidationError("--color takes auto, always or never, got \"\(color)\"")
+        }
+    }
+
+    func run() throws {
+        var options = InspectOptions(paths: pod.paths, now: WallClock.now().seconds)
+        options.declarations = try pod.declarations()
+        options.tokenFile = tokenFile
+        let report = InspectReport(sections: PodInspection.localSections(options))
+        let bytes: [UInt8]
+        switch output {
+        case "json": bytes = report.json().bytes + [0x0A]
+        case "yaml": bytes = Array(report.yaml().utf8)
+        default:
+            let colour = color == "always" || (color == "auto" && isatty(STDOUT_FILENO) == 1 && getenv("NO_COLOR") == nil
+                && getenv("TERM").map { String(cString: $0) } != "dumb")
+            bytes = Array(report.text(colour: colour).utf8)
+        }
+        if !writeAll(bytes, to: STDOUT_FILENO) {
+            throw CommandFailure("cannot write the report to stdout: \(SystemError("write", "stdout"))")
+        }
+    }
+}
