@@ -41,10 +41,11 @@ final class ConnectionCountingServer: Sendable {
     private let channel: any Channel
     private let group: MultiThreadedEventLoopGroup
 
-    /// `move(n)` decides the answer to the n-th request (0-based, counted over all connections).
+    /// `move(n, k, c)` decides the answer to the n-th request (0-based, over all connections), the k-th on
+    /// its connection (0-based), which is the server's c-th connection (1-based).
     static func start(
         host: String = "127.0.0.1", tls: NIOSSLContext? = nil,
-        move: @escaping @Sendable (_ request: Int, _ onConnection: Int) -> ServerMove = { _, _ in .answer() }
+        move: @escaping @Sendable (_ request: Int, _ onConnection: Int, _ connection: Int) -> ServerMove = { _, _, _ in .answer() }
     ) async throws -> ConnectionCountingServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let state = NIOLockedValueBox(State())
@@ -95,11 +96,11 @@ final class ConnectionCountingServer: Sendable {
 
         let connection: Int
         let state: NIOLockedValueBox<State>
-        let move: @Sendable (Int, Int) -> ServerMove
+        let move: @Sendable (Int, Int, Int) -> ServerMove
         var onConnection = 0
         var head: HTTPRequestHead?
 
-        init(connection: Int, state: NIOLockedValueBox<State>, move: @escaping @Sendable (Int, Int) -> ServerMove) {
+        init(connection: Int, state: NIOLockedValueBox<State>, move: @escaping @Sendable (Int, Int, Int) -> ServerMove) {
             self.connection = connection
             self.state = state
             self.move = move
@@ -118,7 +119,7 @@ final class ConnectionCountingServer: Sendable {
                             host: head.headers.first(name: "Host")))
                     return state.seen.count - 1
                 }
-                let next = move(index, onConnection)
+                let next = move(index, onConnection, connection)
                 onConnection += 1
                 switch next {
                 case .hang:
@@ -170,7 +171,7 @@ struct WebhookClientTests {
     }
 
     @Test func serverClosingTheIdleConnectionDoesNotFailTheNextReload() async throws {
-        let server = try await ConnectionCountingServer.start { _, _ in .answer(thenClose: true) }
+        let server = try await ConnectionCountingServer.start { _, _, _ in .answer(thenClose: true) }
         let client = WebhookClient()
         let action = try WebhookAction(url: server.url, timeout: .seconds(10), client: client)
         try await action.perform()
@@ -184,8 +185,8 @@ struct WebhookClientTests {
 
     @Test func idempotentRequestIsResentOnceWhenAKeptAliveConnectionClosesWithoutAnswer() async throws {
         // The second request on the first connection meets a server that closes instead of answering.
-        let server = try await ConnectionCountingServer.start { index, onConnection in
-            index == 1 && onConnection == 1 ? .closeWithoutAnswer : .answer()
+        let server = try await ConnectionCountingServer.start { _, onConnection, connection in
+            connection == 1 && onConnection == 1 ? .closeWithoutAnswer : .answer()
         }
         let client = WebhookClient()
         let action = try WebhookAction(url: server.url + "/reload", method: "PUT", timeout: .seconds(10), client: client)
@@ -198,7 +199,7 @@ struct WebhookClientTests {
     }
 
     @Test func postThatWentOutIsNeverResent() async throws {
-        let server = try await ConnectionCountingServer.start { index, _ in
+        let server = try await ConnectionCountingServer.start { index, _, _ in
             index == 1 ? .closeWithoutAnswer : .answer()
         }
         let client = WebhookClient()
@@ -213,19 +214,20 @@ struct WebhookClientTests {
     }
 
     @Test func timeoutClosesTheConnection() async throws {
-        let server = try await ConnectionCountingServer.start { index, _ in index == 0 ? .hang : .answer() }
+        let server = try await ConnectionCountingServer.start { _, _, connection in connection == 1 ? .hang : .answer() }
         let client = WebhookClient()
         let action = try WebhookAction(url: server.url, timeout: .milliseconds(200), client: client)
         let error = try await #require(throws: WebhookError.self) { try await action.perform() }
         #expect(error.reason == .timedOut(after: .milliseconds(200)))
-        try await action.perform()  // a late answer to the first request cannot be mistaken for this one's
+        // A fresh connection: a late answer to the first request cannot be mistaken for this one's.
+        try await WebhookAction(url: server.url, timeout: .seconds(10), client: client).perform()
         await client.shutdown()
         await server.stop()
         #expect(server.connections == 2)
     }
 
     @Test func chunkedAnswersAreReadToTheirEndAndTheConnectionReused() async throws {
-        let server = try await ConnectionCountingServer.start { index, _ in
+        let server = try await ConnectionCountingServer.start { index, _, _ in
             index == 0
                 ? .answer(status: 200, body: "reloaded in several chunks", chunked: true)
                 : .answer(status: 500, body: "config rejected: line 3: unknown directive", chunked: true)
