@@ -81,8 +81,7 @@ struct WebhookURL: Sendable, Equatable {
         let path = beforeFragment[..<pathEnd]
         requestTarget = (path.isEmpty ? "/" : String(path)) + String(beforeFragment[pathEnd...])
 
-        let hasQuery = pathEnd < beforeFragment.endIndex
-        display = text.prefix(schemeLength).lowercased() + String(authority) + String(afterAuthority[..<(afterAuthority.firstIndex { $0 == "?" || $0 == "#" } ?? afterAuthority.endIndex)])
-        if hasQuery { display += "?…" }
+        display = text.prefix(schemeLength).lowercased() + String(authority) + String(path)
+        if pathEnd < beforeFragment.endIndex { display += "?…" }
     }
 }
