@@ -214,16 +214,19 @@ struct WebhookClientTests {
     }
 
     @Test func timeoutClosesTheConnection() async throws {
-        let server = try await ConnectionCountingServer.start { _, _, connection in connection == 1 ? .hang : .answer() }
+        let server = try await ConnectionCountingServer.start { index, _, _ in index == 0 ? .hang : .answer() }
         let client = WebhookClient()
-        let action = try WebhookAction(url: server.url, timeout: .milliseconds(200), client: client)
+        // Long enough for the request to reach the server even in a loaded test run.
+        let action = try WebhookAction(url: server.url + "/first", timeout: .seconds(1), client: client)
         let error = try await #require(throws: WebhookError.self) { try await action.perform() }
-        #expect(error.reason == .timedOut(after: .milliseconds(200)))
+        #expect(error.reason == .timedOut(after: .seconds(1)))
         // A fresh connection: a late answer to the first request cannot be mistaken for this one's.
-        try await WebhookAction(url: server.url, timeout: .seconds(10), client: client).perform()
+        try await WebhookAction(url: server.url + "/second", timeout: .seconds(10), client: client).perform()
         await client.shutdown()
         await server.stop()
-        #expect(server.connections == 2)
+        let seen = server.seen
+        #expect(seen.map(\.uri) == ["/first", "/second"])
+        #expect(seen.count == 2 && seen[0].connection != seen[1].connection)
     }
 
     @Test func chunkedAnswersAreReadToTheirEndAndTheConnectionReused() async throws {
