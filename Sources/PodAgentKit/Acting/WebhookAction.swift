@@ -1,16 +1,6 @@
-import AsyncHTTPClient
-import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
-import NIOPosix
 import NIOSSL
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// The `--webhook` reload action: one HTTP(S) request per reload, successful when the answer's status is
 /// one of the expected ones.
@@ -23,7 +13,9 @@ import Musl
 ///   URLs are shown without user info and query.
 /// - Each request carries `Podagent-Trigger: <sequence>`, so a receiver can tell reloads apart.
 /// - Connection failures are not retried inside the HTTP client: the pipeline's backoff does that, and a
-///   refused connection is reported at once, naming the URL.
+///   refused connection is reported at once, naming the URL. The one exception is a kept-alive connection
+///   the server closed just as the next request went out; ``WebhookClient`` explains when it resends.
+/// - The connection is kept alive and reused by the next reload (see ``WebhookClient``).
 public struct WebhookAction: Sendable {
     /// The URL as given (may hold secrets in its query; use ``displayURL`` for anything shown).
     public let url: String
@@ -36,7 +28,8 @@ public struct WebhookAction: Sendable {
     /// `scheme://host[:port]/path`, with user info and query left out: safe for logs.
     public let displayURL: String
 
-    private let tlsConfiguration: TLSConfiguration?
+    private let target: WebhookURL
+    private let endpoint: WebhookEndpoint
     private let client: WebhookClient
 
     /// Validates everything a flag can get wrong up front, so a typo fails at start, not at the first reload.
@@ -69,6 +62,8 @@ public struct WebhookAction: Sendable {
         self.caFile = caFile
         self.displayURL = target.display
         self.client = client
+        self.target = target
+        var trust: WebhookTrust?
         if let caFile {
             // Read now, so a wrong path or a file without certificates is a start-up error.
             let certificates: [NIOSSLCertificate]
@@ -81,12 +76,9 @@ public struct WebhookAction: Sendable {
             guard !certificates.isEmpty else {
                 throw WebhookConfigurationError("the webhook CA file \(caFile) holds no PEM certificate")
             }
-            var tls = TLSConfiguration.makeClientConfiguration()
-            tls.trustRoots = .certificates(certificates)
-            tlsConfiguration = tls
-        } else {
-            tlsConfiguration = nil  // the client's default: full verification against the system store
+            trust = .pinned(caFile: caFile, certificates: certificates)
         }
+        endpoint = WebhookEndpoint(target, trust: trust)  // https without a CA file: the system store
     }
 
     /// `POST https://hooks.example/reload (headers: Authorization; expect 2xx; timeout 5s)` — for the start-up
@@ -108,96 +100,64 @@ public struct WebhookAction: Sendable {
         }
     }
 
-    /// Sends the request once. Throws ``WebhookError`` for a refused connection, a timeout, a TLS failure or
-    /// an unexpected status.
+    /// Sends the request (once, but see ``WebhookClient`` on resends). Throws ``WebhookError`` for a refused
+    /// connection, a timeout, a TLS failure or an unexpected status.
     public func perform(for trigger: ReloadTrigger? = nil) async throws(WebhookError) {
-        var request = HTTPClientRequest(url: url)
-        request.method = method
-        request.tlsConfiguration = tlsConfiguration
-        request.headers.add(name: "User-Agent", value: "podagent/\(PodAgentVersion.string)")
-        if let trigger { request.headers.add(name: "Podagent-Trigger", value: "\(trigger.sequence)") }
-        for header in headers { request.headers.add(name: header.name, value: header.value) }
+        var headers = HTTPHeaders()
+        headers.add(name: "Host", value: target.hostHeader)
+        headers.add(name: "User-Agent", value: "podagent/\(PodAgentVersion.string)")
+        if let trigger { headers.add(name: "Podagent-Trigger", value: "\(trigger.sequence)") }
+        for header in self.headers {
+            // The message's framing is the client's: a user-given length would desynchronise the connection.
+            let lower = header.name.lowercased()
+            guard lower != "content-length" && lower != "transfer-encoding" else { continue }
+            if lower == "host" { headers.remove(name: "Host") }
+            headers.add(name: header.name, value: header.value)
+        }
+        if Self.expectsBody(method) { headers.add(name: "Content-Length", value: "0") }
+        let request = WebhookRequest(method: method, target: target.requestTarget, headers: headers, body: nil)
 
-        let http = try client.httpClient(for: displayURL)
+        let response: WebhookResponse
         do {
-            let response = try await http.execute(
-                request, deadline: .now() + .nanoseconds(timeout.reloadNanoseconds))
-            let code = Int(response.status.code)
-            if expectedStatus.matches(code) {
-                // Drain, so the connection goes back to the pool for the next reload; a receiver that
-                // streams without end is cut off (the connection is then closed, not reused).
-                var drained = 0
-                for try await chunk in response.body {
-                    drained += chunk.readableBytes
-                    if drained > 1 << 20 { break }
-                }
-                return
-            }
+            response = try await client.send(request, to: endpoint, deadline: .now() + .nanoseconds(timeout.reloadNanoseconds))
+        } catch {
+            throw WebhookError(url: displayURL, reason: Self.reason(for: error, timeout: timeout), expected: expectedStatus)
+        }
+        guard expectedStatus.matches(response.status) else {
             throw WebhookError(
                 url: displayURL,
-                reason: .unexpectedStatus(code: code, bodyStart: try await Self.start(of: response.body)),
+                reason: .unexpectedStatus(code: response.status, bodyStart: Self.printable(response.bodyStart)),
                 expected: expectedStatus)
-        } catch let error as WebhookError {
-            throw error
-        } catch {
-            throw WebhookError(
-                url: displayURL, reason: Self.reason(for: error, timeout: timeout), expected: expectedStatus)
         }
     }
 
-    /// The first 200 bytes of an error answer's body: enough to show what the receiver complained about,
-    /// short enough to keep the log line a line. Reading stops after 64 KiB.
-    private static func start(of body: HTTPClientResponse.Body) async throws -> String {
-        var kept: [UInt8] = []
-        var seen = 0
-        for try await chunk in body {
-            if kept.count < 200 {
-                kept.append(contentsOf: chunk.readableBytesView.prefix(200 - kept.count))
-            }
-            seen += chunk.readableBytes
-            if seen > 65_536 { break }
+    /// POST, PUT and PATCH announce their (empty) body, as servers may otherwise wait for one or answer 411.
+    private static func expectsBody(_ method: HTTPMethod) -> Bool {
+        switch method {
+        case .POST, .PUT, .PATCH: return true
+        default: return false
         }
-        let text = String(decoding: kept, as: UTF8.self)
+    }
+
+    /// The start of an error answer's body as one log-safe line: control characters become spaces.
+    private static func printable(_ bytes: [UInt8]) -> String {
+        let text = String(decoding: bytes, as: UTF8.self)
         return String(text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : Character($0) })
     }
 
-    private static func reason(for error: any Error, timeout: Duration) -> WebhookError.Reason {
-        if let error = error as? HTTPClientError {
-            switch error {
-            case .deadlineExceeded, .readTimeout, .writeTimeout, .connectTimeout, .tlsHandshakeTimeout:
-                return .timedOut(after: timeout)
-            case .cancelled:
-                return .cancelled
-            case .remoteConnectionClosed:
-                return .other("the server closed the connection before answering")
-            default:
-                return .other("\(error)")
-            }
+    private static func reason(for error: WebhookTransportError, timeout: Duration) -> WebhookError.Reason {
+        switch error {
+        case .shutDown: return .shutDown
+        case .cancelled: return .cancelled
+        case .timedOut: return .timedOut(after: timeout)
+        case .connectionRefused: return .connectionRefused
+        case .tls(let detail): return .tls(detail)
+        case .cannotResolve(let host, let detail): return .other("cannot resolve host \(host): \(detail)")
+        case .cannotConnect(let detail): return .other("cannot connect: \(detail)")
+        case .closedBeforeAnswer: return .other("the server closed the connection before answering")
+        case .invalidAnswer(let detail): return .other("the answer is not valid HTTP/1.1: \(detail)")
+        case .other(let detail): return .other(detail)
         }
-        if let error = error as? NIOConnectionError {
-            if error.dnsAError != nil || error.dnsAAAAError != nil, error.connectionErrors.isEmpty {
-                return .other("cannot resolve host \(error.host)")
-            }
-            if error.connectionErrors.contains(where: { ($0.error as? IOError)?.errnoCode == ECONNREFUSED }) {
-                return .connectionRefused
-            }
-            return .other("cannot connect: \(error)")
-        }
-        if let error = error as? IOError, error.errnoCode == ECONNREFUSED {
-            return .connectionRefused
-        }
-        if let error = error as? NIOSSLExtraError, error == .failedToValidateHostname {
-            return .tls("the server's certificate is not valid for this host name")
-        }
-        if error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError {
-            // BoringSSL's text is a dump of internal codes; its one useful word is the verify failure.
-            let detail = "\(error)"
-            return .tls(
-                detail.contains("CERTIFICATE_VERIFY_FAILED")
-                    ? "the server's certificate is not signed by a trusted CA" : detail)
-        }
-        if error is CancellationError { return .cancelled }
-        return .other("\(error)")
     }
 }
 
@@ -331,126 +291,6 @@ public struct WebhookError: Error, CustomStringConvertible, Sendable {
         case .other(let detail):
             return "webhook \(url): \(detail)"
         }
-    }
-}
-
-/// The one HTTP client behind every webhook, created on first use: a sidecar that never reloads keeps no
-/// event-loop thread for it, and an idle client has no timers (the pool's idle timeout runs only while a
-/// kept-alive connection exists, and closes it after 60 s). Its event loop is a single thread of its own,
-/// unless a group is handed in to share (e.g. the status server's). Shut it down once, at exit.
-public final class WebhookClient: Sendable {
-    /// The process's client.
-    /// Runs on the process-wide NIO event loops that also run Swift concurrency here, which saves a
-    /// thread and a hop between loops per request.
-    public static let shared = WebhookClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
-
-    private enum State {
-        case idle
-        case running(HTTPClient, ownGroup: MultiThreadedEventLoopGroup?)
-        case shutDown
-    }
-
-    private let state = NIOLockedValueBox(State.idle)
-    private let sharedGroup: (any EventLoopGroup)?
-
-    /// - Parameter eventLoopGroup: a group to run on; nil creates a one-thread group on first use.
-    public init(eventLoopGroup: (any EventLoopGroup)? = nil) {
-        sharedGroup = eventLoopGroup
-    }
-
-    func httpClient(for url: String) throws(WebhookError) -> HTTPClient {
-        let client: HTTPClient? = state.withLockedValue { state in
-            switch state {
-            case .running(let client, _):
-                return client
-            case .shutDown:
-                return nil
-            case .idle:
-                var configuration = HTTPClient.Configuration()
-                configuration.redirectConfiguration = .disallow
-                configuration.connectionPool.retryConnectionEstablishment = false
-                // One request per reload: HTTP/2's extra machinery buys nothing here.
-                configuration.httpVersion = .http1Only
-                let ownGroup = sharedGroup == nil ? MultiThreadedEventLoopGroup(numberOfThreads: 1) : nil
-                let client = HTTPClient(
-                    eventLoopGroup: sharedGroup ?? ownGroup!, configuration: configuration,
-                    backgroundActivityLogger: Self.silent)
-                state = .running(client, ownGroup: ownGroup)
-                return client
-            }
-        }
-        guard let client else {
-            throw WebhookError(url: url, reason: .shutDown, expected: .success2xx)
-        }
-        return client
-    }
-
-    /// Whether the HTTP client (and its thread) exists yet.
-    var hasStarted: Bool {
-        state.withLockedValue { state in
-            if case .running = state { return true }
-            return false
-        }
-    }
-
-    /// Closes connections and stops the client's own thread; later webhooks fail with "shutting down".
-    public func shutdown() async {
-        let previous = state.withLockedValue { state in
-            defer { state = .shutDown }
-            return state
-        }
-        guard case .running(let client, let ownGroup) = previous else { return }
-        try? await client.shutdown()
-        try? await ownGroup?.shutdownGracefully()
-    }
-
-    /// A client dropped without ``shutdown()`` (a test that failed half way, say) still closes: AHC traps
-    /// in debug builds when an un-shut-down client is freed.
-    deinit {
-        let previous = state.withLockedValue { state in
-            defer { state = .shutDown }
-            return state
-        }
-        guard case .running(let client, let ownGroup) = previous else { return }
-        client.shutdown { _ in ownGroup?.shutdownGracefully { _ in } }
-    }
-
-    /// AHC's background logs (pool housekeeping) are not podagent's events.
-    private static let silent = Logger(label: "podagent.webhook.pool", factory: { _ in SwiftLogNoOpLogHandler() })
-}
-
-/// The few facts about a webhook URL that podagent checks itself; AsyncHTTPClient parses the rest.
-private struct WebhookURL {
-    var isTLS: Bool
-    var display: String
-
-    init(parsing text: String) throws(WebhookConfigurationError) {
-        let lower = text.lowercased()
-        let schemeLength: Int
-        if lower.hasPrefix("https://") {
-            isTLS = true
-            schemeLength = 8
-        } else if lower.hasPrefix("http://") {
-            isTLS = false
-            schemeLength = 7
-        } else {
-            throw WebhookConfigurationError("webhook URL must start with http:// or https://")
-        }
-        let rest = text.dropFirst(schemeLength)
-        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
-        var authority = rest[..<authorityEnd]
-        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
-        guard !authority.isEmpty, !authority.hasPrefix(":") else {
-            throw WebhookConfigurationError("webhook URL has no host")
-        }
-        guard !text.contains(where: { $0 == " " || $0 == "\n" || $0 == "\r" || $0 == "\t" }) else {
-            throw WebhookConfigurationError("webhook URL contains whitespace; encode it as %20")
-        }
-        let afterAuthority = rest[authorityEnd...]
-        let pathEnd = afterAuthority.firstIndex { $0 == "?" || $0 == "#" } ?? afterAuthority.endIndex
-        let hasQuery = afterAuthority[pathEnd...].hasPrefix("?")
-        display = text.prefix(schemeLength).lowercased() + String(authority) + String(afterAuthority[..<pathEnd])
-        if hasQuery { display += "?…" }
     }
 }
 
