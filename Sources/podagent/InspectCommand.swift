@@ -4,7 +4,7 @@ import PodAgentKit
 import Glibc
 #endif
 
-struct InspectCommand: ParsableCommand {
+struct InspectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Show what this pod sees, and what is wrong with it — without ever printing a secret.",
@@ -13,7 +13,9 @@ struct InspectCommand: ParsableCommand {
             effective cgroup limits; volumes from /proc/self/mountinfo and the kubelet's ..data layout (kind, \
             medium, generation and its age, files with size, mode and — for non-secret volumes — a SHA-256 \
             digest; subPath mounts flagged because they never update); the service account (token claims and \
-            expiry, never the token); the processes visible (is the PID namespace shared?); the security \
+            expiry, never the token); the API server (address, DNS of kubernetes.default.svc, a TLS handshake \
+            verified with ca.crt, GET /version, and with --check-permissions what the service account may do); \
+            the processes visible (is the PID namespace shared?); the security \
             context (uid, groups, capabilities, no_new_privs, seccomp, read-only root); the environment \
             (values of names that look secret are withheld). Warnings follow each section.
 
@@ -34,6 +36,21 @@ struct InspectCommand: ParsableCommand {
     @Option(name: .customLong("token-file"), help: ArgumentHelp("The service-account token to decode, if not in /var/run/secrets/kubernetes.io/serviceaccount (resolved inside --root).", valueName: "path"))
     var tokenFile: String?
 
+    @Option(name: .customLong("api-server"), help: ArgumentHelp("The API server to check, instead of https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT.", valueName: "url"))
+    var apiServer: String?
+
+    @Option(name: .customLong("ca-file"), help: ArgumentHelp("The CA bundle the API server's certificate must chain to, instead of the service account's ca.crt (resolved inside --root). Verification is never off.", valueName: "path"))
+    var caFile: String?
+
+    @Flag(name: .customLong("check-permissions"), help: "Also ask the API server what this service account may do in its namespace (SelfSubjectRulesReview).")
+    var checkPermissions = false
+
+    @Flag(help: "Skip the API server section (no DNS lookup, no connection).")
+    var offline = false
+
+    @Option(help: ArgumentHelp("Timeout of each API server request and of the DNS lookup.", valueName: "duration"))
+    var timeout: String = "5s"
+
     @Option(name: .customLong("color"), help: ArgumentHelp("auto (on a terminal, unless NO_COLOR), always or never.", valueName: "when"))
     var color: String = "auto"
 
@@ -44,13 +61,35 @@ struct InspectCommand: ParsableCommand {
         guard ["auto", "always", "never"].contains(color) else {
             throw ValidationError("--color takes auto, always or never, got \"\(color)\"")
         }
+        _ = try requestTimeout()
+        if offline && (apiServer != nil || caFile != nil || checkPermissions) {
+            throw ValidationError("--offline skips the API server; --api-server, --ca-file and --check-permissions need it")
+        }
     }
 
-    func run() throws {
+    func requestTimeout() throws -> Duration {
+        do {
+            return try DurationText.parse(timeout)
+        } catch {
+            throw ValidationError("--timeout: \(error)")
+        }
+    }
+
+    func run() async throws {
         var options = InspectOptions(paths: pod.paths, now: WallClock.now().seconds)
         options.declarations = try pod.declarations()
         options.tokenFile = tokenFile
-        let report = InspectReport(sections: PodInspection.localSections(options))
+        var target: APIServerTarget?
+        if !offline {
+            var api = APIServerTarget()
+            api.url = apiServer
+            api.caFile = caFile
+            api.checkPermissions = checkPermissions
+            api.timeout = try requestTimeout()
+            target = api
+        }
+        let report = await PodInspection.report(options, apiServer: target)
+        await WebhookClient.shared.shutdown()
         let bytes: [UInt8]
         switch output {
         case "json": bytes = report.json().bytes + [0x0A]

@@ -73,8 +73,10 @@ struct InspectEndToEndTests {
     /// Runs `podagent inspect` with the container's env as `simulate` resolved it.
     private func inspect(_ root: String, _ arguments: [String], in dir: TemporaryDirectory) -> ProcessOutput {
         let script = "set -a; . \"$0\"; set +a; exec \"$@\""
-        return runProcess(["/bin/sh", "-c", script, root + "/.podagent/env", podagentBinary, "inspect", "--root", root] + arguments,
-                          directory: dir)
+        // --offline unless a test points --api-server somewhere: the simulated env names 10.96.0.1.
+        let network = arguments.contains("--api-server") ? [] : ["--offline"]
+        return runProcess(["/bin/sh", "-c", script, root + "/.podagent/env", podagentBinary, "inspect", "--root", root]
+                          + network + arguments, directory: dir)
     }
 
     @Test("no secret leaves through text, JSON or YAML: volume contents, the token, secret-looking env values")
@@ -160,5 +162,28 @@ struct InspectEndToEndTests {
         let result = inspect(dir.file("root"), ["--color", "never"], in: dir)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(String(decoding: result.stdout, as: UTF8.self).contains("/etc/public.txt is a subPath mount: the kubelet never updates it"))
+    }
+
+    @Test("with an API server: its section is there, the token goes in the header, and no output shows it")
+    func apiServerCanary() async throws {
+        let (dir, root) = try simulated()
+        defer { dir.remove() }
+        let ca = try PipeTestCA("inspect-cli")
+        defer { ca.directory.remove() }
+        let server = try await PipeHTTPServer.start(
+            PipeServerScript(byPath: ["/version": PipeAnswer(status: 200, body: #"{"gitVersion":"v1.31.2","platform":"linux/amd64"}"#)]),
+            tls: try ca.serverContext())
+        defer { Task { await server.stop() } }
+        _ = dir.write("root/etc/test-ca.crt", readText(ca.caFile) ?? "")
+        let token = try #require(readText(root + "/var/run/secrets/kubernetes.io/serviceaccount/token"))
+        let result = inspect(root, ["-o", "json", "--api-server", server.url, "--ca-file", "/etc/test-ca.crt"], in: dir)
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout)) as? [String: Any])
+        let api = try #require(object["apiServer"] as? [String: Any])
+        #expect((api["version"] as? [String: Any])?["gitVersion"] as? String == "v1.31.2")
+        #expect((api["tls"] as? [String: Any])?["verified"] as? Bool == true)
+        #expect(server.requests.first?.header("Authorization") == "Bearer \(token)")
+        let everything = String(decoding: result.stdout, as: UTF8.self) + result.stderr
+        #expect(!everything.contains(String(token.prefix(24))))
     }
 }

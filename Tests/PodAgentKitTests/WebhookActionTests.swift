@@ -36,6 +36,14 @@ struct PipeServerScript: Sendable {
     var failingTriggers: Set<Int> = []
     /// Never answer (for timeouts).
     var hang = false
+    /// Answers by request path (without the query), taking precedence over the rest.
+    var byPath: [String: PipeAnswer] = [:]
+}
+
+/// A status and body for ``PipeServerScript/byPath``.
+struct PipeAnswer: Sendable {
+    var status: Int
+    var body: String
 }
 
 /// A tiny NIO HTTP/1.1 server bound to 127.0.0.1 on a random port, plain or TLS.
@@ -129,6 +137,8 @@ final class PipeHTTPServer: Sendable {
                     state.requests.append(request)
                     let script = state.script
                     if script.hang { return nil }
+                    let path = String(request.uri.split(separator: "?", maxSplits: 1).first ?? "")
+                    if let answer = script.byPath[path] { return (answer.status, answer.body) }
                     if let trigger = request.trigger, script.failingTriggers.contains(trigger) {
                         return (script.failureStatus, script.failureBody)
                     }

@@ -27,6 +27,22 @@ public struct InspectOptions: Sendable {
 }
 
 public enum PodInspection {
+    /// Every section; the API server's (network) only when `apiServer` is given, placed after the
+    /// service account's.
+    public static func report(_ options: InspectOptions, apiServer: APIServerTarget?) async -> InspectReport {
+        var sections = localSections(options)
+        if let apiServer {
+            let namespace = (try? PodView.load(environment: options.environment, paths: options.paths))?.identity.namespace
+            var target = apiServer
+            if target.tokenFile == nil { target.tokenFile = options.tokenFile }
+            let section = await APIServerInspection.inspect(target, paths: options.paths, environment: options.environment,
+                                                            namespace: namespace)
+            let index = (sections.firstIndex { $0.key == "serviceAccount" }).map { $0 + 1 } ?? sections.endIndex
+            sections.insert(section, at: index)
+        }
+        return InspectReport(sections: sections)
+    }
+
     /// The sections that need no network: identity, labels, annotations, resources, volumes, service
     /// account, processes, security context, environment.
     public static func localSections(_ options: InspectOptions) -> [InspectSection] {

@@ -15,6 +15,9 @@ struct WebhookRequest: Sendable {
     var target: String
     var headers: HTTPHeaders
     var body: ByteBuffer?
+    /// How much of the answer's body to keep: the start for an error message (webhooks), or all of a
+    /// small JSON document (`inspect`'s API-server calls), at most ``WebhookExchangeHandler/bodyLimit``.
+    var keepBody = WebhookExchangeHandler.bodyStartLimit
 
     /// RFC 9110 §9.2.2: methods whose effect is the same however often they are sent. Only these are
     /// resent after the request went out on a kept-alive connection that the server then closed.

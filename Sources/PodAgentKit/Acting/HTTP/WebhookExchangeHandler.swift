@@ -31,6 +31,7 @@ final class WebhookExchangeHandler: ChannelInboundHandler {
         var keepAlive = false
         var bodyStart: [UInt8] = []
         var bodyBytes = 0
+        var keepBody: Int
     }
 
     private var context: ChannelHandlerContext?
@@ -56,7 +57,7 @@ final class WebhookExchangeHandler: ChannelInboundHandler {
         nextID += 1
         let id = nextID
         let loop = context.eventLoop.assumeIsolated()
-        exchange = Exchange(id: id, promise: promise)
+        exchange = Exchange(id: id, promise: promise, keepBody: min(request.keepBody, Self.bodyLimit))
         exchange?.timeout = loop.scheduleTask(deadline: deadline) { self.fail(id, .timedOut) }
 
         let head = HTTPRequestHead(
@@ -96,8 +97,8 @@ final class WebhookExchangeHandler: ChannelInboundHandler {
             exchange?.keepAlive = head.isKeepAlive
         case .body(let buffer):
             guard var current = exchange else { return }
-            if current.bodyStart.count < Self.bodyStartLimit {
-                current.bodyStart += buffer.readableBytesView.prefix(Self.bodyStartLimit - current.bodyStart.count)
+            if current.bodyStart.count < current.keepBody {
+                current.bodyStart += buffer.readableBytesView.prefix(current.keepBody - current.bodyStart.count)
             }
             current.bodyBytes += buffer.readableBytes
             exchange = current
