@@ -187,3 +187,22 @@ struct InspectEndToEndTests {
         #expect(!everything.contains(String(token.prefix(24))))
     }
 }
+
+@Suite("podagent install")
+struct InstallEndToEndTests {
+    @Test("copies the running binary into a directory, executable, and the copy runs")
+    func installs() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        try FileSystem.makeDirectories(dir.file("shared"))
+        let result = runProcess([podagentBinary, "install", dir.file("shared")], directory: dir)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(fileMode(dir.file("shared/podagent")) == 0o755)
+        #expect(try FileSystem.readFile(dir.file("shared/podagent")) == (try FileSystem.readFile(podagentBinary)))
+        let version = runProcess([dir.file("shared/podagent"), "--version"], directory: dir)
+        #expect(version.status == 0)
+        let missing = runProcess([podagentBinary, "install", dir.file("nowhere")], directory: dir)
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("is the emptyDir mounted there?"))
+    }
+}
