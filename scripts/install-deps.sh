@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages podagent builds and tests with, only when something is missing.
-# Usage: scripts/install-deps.sh [extra-package …]
+# Usage: scripts/install-deps.sh [extra-package …]     what the tests need, plus the extras
+#        scripts/install-deps.sh --only package …      just these (the release build)
 set -euo pipefail
-packages=(libinotifytools0-dev inotify-tools openssl nginx-light curl util-linux "$@")
+if [ "${1:-}" = "--only" ]; then
+  shift
+  packages=("$@")
+else
+  packages=(libinotifytools0-dev inotify-tools openssl nginx-light curl util-linux "$@")
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -206,3 +206,16 @@ struct InstallEndToEndTests {
         #expect(missing.stderr.contains("is the emptyDir mounted there?"))
     }
 }
+
+@Suite("README")
+struct ReadmeTests {
+    @Test("the flag reference in the README is the binary's own --help")
+    func flagReferenceMatchesHelp() {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let result = runProcess(["/bin/sh", "-c", "exec python3 \"$0\" --check --podagent \"$1\"",
+                                 repositoryRoot + "/scripts/readme-flags.py", podagentBinary],
+                                directory: dir, environment: currentProcessEnvironment())
+        #expect(result.status == 0, "\(String(decoding: result.stdout, as: UTF8.self))\(result.stderr)")
+    }
+}

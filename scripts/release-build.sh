@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The release build, exactly as the Dockerfile runs it: Swift stdlib and Foundation linked statically,
+# symbols stripped. Prints the binary's size and what it still links dynamically (ldd).
+# Usage: scripts/release-build.sh [output path, default dist/podagent]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/opt/swift/usr/bin:$PATH"
+out=${1:-dist/podagent}
+scripts/install-deps.sh --only libinotifytools0-dev binutils >&2
+start=$(date +%s)
+swift build -c release --static-swift-stdlib --scratch-path .build-release --product podagent >&2
+bin=$(swift build -c release --static-swift-stdlib --scratch-path .build-release --show-bin-path)/podagent
+mkdir -p "$(dirname "$out")"
+strip -o "$out.tmp" "$bin"
+mv "$out.tmp" "$out"
+echo "release build: $(( $(date +%s) - start )) s"
+echo "binary: $out, $(stat -c %s "$out") bytes stripped ($(stat -c %s "$bin") unstripped)"
+echo "ldd $out:"
+ldd "$out" | sed 's/^/  /'
+"$out" --version >/dev/null
