@@ -19,8 +19,6 @@ COPY scripts scripts
 RUN scripts/release-build.sh /out/podagent
 
 FROM gcr.io/distroless/cc-debian12:nonroot
-# The one shared library the binary needs beyond glibc, libstdc++ and libgcc (see `ldd` in CI's output).
-COPY --from=build /lib/x86_64-linux-gnu/libz.so.1 /lib/x86_64-linux-gnu/libz.so.1
 COPY --from=build /out/podagent /podagent
 USER 65532:65532
 ENTRYPOINT ["/podagent"]
