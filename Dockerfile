@@ -19,7 +19,7 @@ COPY scripts scripts
 RUN scripts/release-build.sh /out/podagent
 
 FROM gcr.io/distroless/cc-debian12:nonroot
-COPY --from=build /out/podagent /podagent
+COPY --from=build /out/podagent /usr/local/bin/podagent
 USER 65532:65532
-ENTRYPOINT ["/podagent"]
+ENTRYPOINT ["/usr/local/bin/podagent"]
 CMD ["--help"]

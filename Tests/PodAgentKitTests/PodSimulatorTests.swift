@@ -300,6 +300,37 @@ import Testing
         #expect(report.volumes.count == 1)
     }
 
+    @Test("a Deployment's pod keeps its name from one podagent process to the next, so a rerun writes nothing")
+    func deploymentPodNameIsStableAcrossProcesses() throws {
+        let dir = TemporaryDirectory("deploy-rerun"); defer { dir.remove() }
+        let file = dir.write("d.yaml", """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: web, namespace: shop}
+            spec:
+              selector: {matchLabels: {app: web}}
+              template:
+                metadata: {labels: {app: web}}
+                spec:
+                  containers:
+                  - name: nginx
+                    image: nginx
+                    env: [{name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]
+                    volumeMounts: [{name: info, mountPath: /etc/podinfo}]
+                  volumes:
+                  - name: info
+                    downwardAPI: {items: [{path: labels, fieldRef: {fieldPath: metadata.labels}}]}
+            """)
+        let first = runProcess([podagentBinary, "simulate", "--pod", file, "--root", dir.file("root")], directory: dir)
+        let generation = readLink(dir.file("root/etc/podinfo/..data"))
+        let second = runProcess([podagentBinary, "simulate", "--pod", file, "--root", dir.file("root")], directory: dir)
+        #expect(first.status == 0 && second.status == 0, "\(first.stderr)\(second.stderr)")
+        let firstLine = String(decoding: first.stdout, as: UTF8.self).split(separator: "\n").first
+        let secondLine = String(decoding: second.stdout, as: UTF8.self).split(separator: "\n").first
+        #expect(firstLine == secondLine)
+        #expect(readLink(dir.file("root/etc/podinfo/..data")) == generation, "a rerun committed a new generation")
+    }
+
     @Test func initContainerCanBeSelected() throws {
         let dir = TemporaryDirectory("init"); defer { dir.remove() }
         let file = dir.write("p.yaml", """

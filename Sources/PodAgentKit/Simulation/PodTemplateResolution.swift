@@ -103,8 +103,32 @@ enum DeterministicName {
         return h
     }
 
+    /// A hash of the node's content only (`String(describing:)` of a Yams node is not stable from one
+    /// run to the next, which gave a Deployment's pod a new name, and a new generation, on every rerun).
     static func hash(_ node: Yams.Node) -> UInt64 {
-        fnv1a64(String(describing: node).utf8)
+        var text = ""
+        canonical(node, into: &text)
+        return fnv1a64(text.utf8)
+    }
+
+    private static func canonical(_ node: Yams.Node, into text: inout String) {
+        switch node {
+        case .scalar(let scalar):
+            text += "s\(scalar.string.utf8.count):\(scalar.string)"
+        case .mapping(let mapping):
+            text += "{"
+            for (key, value) in mapping {
+                canonical(key, into: &text)
+                canonical(value, into: &text)
+            }
+            text += "}"
+        case .sequence(let sequence):
+            text += "["
+            for item in sequence { canonical(item, into: &text) }
+            text += "]"
+        case .alias:
+            text += "*"
+        }
     }
 
     /// `rand.SafeEncodeString`: each byte mapped onto the alphabet.
