@@ -92,28 +92,14 @@ struct SimulatedToken: Equatable {
     }
 
     /// Recovers the fields of a token this type encoded, to decide whether the kubelet would keep it.
+    /// Read with the same JWT reader `inspect` uses; a token podagent did not make is never reused.
     static func decode(_ token: String, requestedExpirationSeconds: Int64) -> SimulatedToken? {
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, let header = Base64.decodeURL(Array(parts[0].utf8)),
-              String(decoding: header, as: UTF8.self).contains(keyID),
-              let payload = Base64.decodeURL(Array(parts[1].utf8)) else { return nil }
-        let text = String(decoding: payload, as: UTF8.self)
-        func number(_ key: String) -> Int64? {
-            guard let r = text.firstRange(of: "\"\(key)\":") else { return nil }
-            return Int64(text[r.upperBound...].prefix { $0.isNumber })
-        }
-        func string(after marker: String) -> String? {
-            guard let r = text.firstRange(of: marker) else { return nil }
-            return String(text[r.upperBound...].prefix { $0 != "\"" })
-        }
-        guard let iat = number("iat"),
-              let ns = string(after: "\"kubernetes.io\":{\"namespace\":\""),
-              let podName = string(after: "\"pod\":{\"name\":\""),
-              let uid = string(after: "\"pod\":{\"name\":\"\(podName)\",\"uid\":\""),
-              let sa = string(after: "\"serviceaccount\":{\"name\":\""),
-              let node = string(after: "\"node\":{\"name\":\""),
-              let audText = string(after: "\"aud\":[\"") else { return nil }
-        return SimulatedToken(audiences: [audText], issuedAt: iat, requestedExpirationSeconds: requestedExpirationSeconds,
+        guard case .success(let claims) = JWTClaims.decode(Array(token.utf8)), claims.keyID == keyID,
+              let iat = claims.issuedAt, let ns = claims.kubernetes.namespace,
+              let podName = claims.kubernetes.pod?.name, let uid = claims.kubernetes.pod?.uid,
+              let sa = claims.kubernetes.serviceAccount?.name, let node = claims.kubernetes.node?.name,
+              !claims.audiences.isEmpty else { return nil }
+        return SimulatedToken(audiences: claims.audiences, issuedAt: iat, requestedExpirationSeconds: requestedExpirationSeconds,
                               namespace: ns, podName: podName, podUID: uid, serviceAccountName: sa, nodeName: node)
     }
 }
