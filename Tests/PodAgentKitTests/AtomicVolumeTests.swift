@@ -227,7 +227,12 @@ struct AtomicVolumeTests {
                 finished.signal()
             }
             var snapshots = 0
-            for _ in 0..<300 {
+            var reads = 0
+            // At least 300 reads, and on until the writer has committed a few generations meanwhile: on a
+            // loaded machine the writer thread may get little CPU at first.
+            let deadline = ContinuousClock.now + .seconds(20)
+            while reads < 300 || (race.writeCount < 20 && ContinuousClock.now < deadline) {
+                reads += 1
                 do {
                     guard let snapshot = try AtomicVolume.read(root) else { race.fail("volume vanished"); continue }
                     let versions = Set(snapshot.files.map { String(decoding: $0.data, as: UTF8.self) })
