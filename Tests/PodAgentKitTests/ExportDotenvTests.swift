@@ -60,12 +60,12 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: PythonDotenv.isAvailable, "python-dotenv is not importable and `pip install python-dotenv` failed"))
-    func pythonDotenvReadsEveryHostileValueExactlyWithoutInterpolation() throws {
+    @Test(.enabled("python-dotenv is not importable and `pip install python-dotenv` failed") { await PythonDotenv.availability.value })
+    func pythonDotenvReadsEveryHostileValueExactlyWithoutInterpolation() async throws {
         let dir = TemporaryDirectory("export-dotenv")
         defer { dir.remove() }
         let variables = hostileVariables(canary: dir.file("canary"), includeInvalidUTF8: false)
-        let read = try PythonDotenv.read(try EnvFileFormat.dotenvFile(variables).bytes, in: dir, interpolate: false)
+        let read = try await PythonDotenv.read(try EnvFileFormat.dotenvFile(variables).bytes, in: dir, interpolate: false)
         for variable in variables {
             #expect(read[variable.name] == variable.value,
                     "\(variable.name): \(read[variable.name].map(hexString) ?? "missing") != \(hexString(variable.value))")
@@ -73,8 +73,8 @@ import Testing
         #expect(read.count == variables.count)
     }
 
-    @Test(.enabled(if: PythonDotenv.isAvailable, "python-dotenv is not importable and `pip install python-dotenv` failed"))
-    func pythonDotenvDefaultSettingsReadValuesWithoutBracedDollarExactly() throws {
+    @Test(.enabled("python-dotenv is not importable and `pip install python-dotenv` failed") { await PythonDotenv.availability.value })
+    func pythonDotenvDefaultSettingsReadValuesWithoutBracedDollarExactly() async throws {
         let dir = TemporaryDirectory("export-dotenv")
         defer { dir.remove() }
         // load_dotenv()/dotenv_values() interpolate ${NAME} by default; none of these values has "${".
@@ -82,15 +82,15 @@ import Testing
         #expect(!variables.contains { value in
             value.value.indices.dropLast().contains { value.value[$0] == UInt8(ascii: "$") && value.value[$0 + 1] == UInt8(ascii: "{") }
         })
-        let read = try PythonDotenv.read(try EnvFileFormat.dotenvFile(variables).bytes, in: dir, interpolate: true)
+        let read = try await PythonDotenv.read(try EnvFileFormat.dotenvFile(variables).bytes, in: dir, interpolate: true)
         for variable in variables {
             #expect(read[variable.name] == variable.value,
                     "\(variable.name): \(read[variable.name].map(hexString) ?? "missing") != \(hexString(variable.value))")
         }
     }
 
-    @Test(.enabled(if: PythonDotenv.isAvailable, "python-dotenv is not importable and `pip install python-dotenv` failed"))
-    func pythonDotenvGetsInvalidUTF8BytesBackThroughSurrogateEscape() throws {
+    @Test(.enabled("python-dotenv is not importable and `pip install python-dotenv` failed") { await PythonDotenv.availability.value })
+    func pythonDotenvGetsInvalidUTF8BytesBackThroughSurrogateEscape() async throws {
         let dir = TemporaryDirectory("export-dotenv")
         defer { dir.remove() }
         let values: [[UInt8]] = [
@@ -99,7 +99,7 @@ import Testing
             [0xF0, 0x9F, 0x98, 0x0A, 0xE9],      // truncated 4-byte sequence and a newline
         ]
         let variables = values.enumerated().map { EnvVariable(name: "V\($0.offset)", value: $0.element, origin: .field("v")) }
-        let read = try PythonDotenv.read(try EnvFileFormat.dotenvFile(variables).bytes, in: dir, interpolate: false,
+        let read = try await PythonDotenv.read(try EnvFileFormat.dotenvFile(variables).bytes, in: dir, interpolate: false,
                                          errors: "surrogateescape")
         for variable in variables {
             #expect(read[variable.name] == variable.value,
@@ -115,28 +115,29 @@ private func dotenvText(_ value: [UInt8]) throws -> String {
 
 /// The real python-dotenv from PyPI, run in a Python child process.
 enum PythonDotenv {
-    /// Whether `import dotenv` works, after installing it with pip if it did not.
-    static let isAvailable: Bool = {
+    /// Whether `import dotenv` works, after installing it with pip if it did not. A task, checked once
+    /// and awaited, so no test thread blocks on pip.
+    static let availability = Task<Bool, Never> {
         let dir = TemporaryDirectory("python-dotenv")
         defer { dir.remove() }
         let python = ["/usr/bin/env", "python3"]
-        if runProcess(python + ["-c", "import dotenv"], directory: dir, environment: currentProcessEnvironment()).status == 0 {
+        if await runProcess(python + ["-c", "import dotenv"], directory: dir, environment: currentProcessEnvironment()).status == 0 {
             return true
         }
-        let install = runProcess(python + ["-m", "pip", "install", "--quiet", "python-dotenv"],
+        let install = await runProcess(python + ["-m", "pip", "install", "--quiet", "python-dotenv"],
                                  directory: dir, environment: currentProcessEnvironment())
         if install.status != 0 {
             print("python-dotenv tests skipped: pip install python-dotenv failed: \(install.stderr)")
             return false
         }
-        return runProcess(python + ["-c", "import dotenv"], directory: dir, environment: currentProcessEnvironment()).status == 0
-    }()
+        return await runProcess(python + ["-c", "import dotenv"], directory: dir, environment: currentProcessEnvironment()).status == 0
+    }
 
     /// Writes `file` and reads it with `dotenv_values`, returning each value's bytes. With `errors`, the
     /// file is opened with that UTF-8 error handler and passed as a stream (the only way to read bytes
     /// that are not UTF-8), and values are encoded back with it.
     static func read(_ file: [UInt8], in dir: TemporaryDirectory, interpolate: Bool,
-                     errors: String = "strict") throws -> [String: [UInt8]] {
+                     errors: String = "strict") async throws -> [String: [UInt8]] {
         let path = dir.file("pod.env")
         try FileSystem.writeFileAtomically(path, file)
         let script = """
@@ -151,7 +152,7 @@ enum PythonDotenv {
             for name, value in values.items():
                 print(name, "none" if value is None else value.encode("utf-8", errors).hex())
             """
-        let result = runProcess(["/usr/bin/env", "python3", "-c", script, path, interpolate ? "1" : "0", errors],
+        let result = await runProcess(["/usr/bin/env", "python3", "-c", script, path, interpolate ? "1" : "0", errors],
                                 directory: dir, environment: currentProcessEnvironment())
         #expect(result.status == 0, "python-dotenv failed: \(result.stderr)")
         #expect(!result.stderr.contains("could not parse"), "python-dotenv warned: \(result.stderr)")

@@ -85,8 +85,8 @@ import Testing
         #expect(PodValue.string([0xFF]).json().repairedPaths == ["."])
     }
 
-    @Test(.enabled(if: pythonIsAvailable, "python3 is not installed"))
-    func pythonJSONReadsTheOutputAndWritesItBackIdentically() throws {
+    @Test(.enabled("python3 is not installed") { await pythonAvailability.value })
+    func pythonJSONReadsTheOutputAndWritesItBackIdentically() async throws {
         // Python's json module escapes exactly the same characters (ensure_ascii=False) and lays out
         // indent=2 the same way, so a round trip through it must reproduce the bytes.
         let dir = TemporaryDirectory("export-json")
@@ -106,7 +106,7 @@ import Testing
                 with open(sys.argv[1], encoding="utf-8") as f:
                     sys.stdout.write(json.dumps(json.load(f), ensure_ascii=False, \(dumpArguments)))
                 """
-            let result = runProcess(["/usr/bin/env", "python3", "-c", script, path], directory: dir,
+            let result = await runProcess(["/usr/bin/env", "python3", "-c", script, path], directory: dir,
                                     environment: currentProcessEnvironment())
             #expect(result.status == 0, "python3 failed: \(result.stderr)")
             #expect(result.stdout == tree.json(layout).bytes, "\(layout): \(String(decoding: result.stdout, as: UTF8.self))")
@@ -114,8 +114,8 @@ import Testing
     }
 }
 
-private let pythonIsAvailable: Bool = {
+private let pythonAvailability = Task<Bool, Never> {
     let dir = TemporaryDirectory("python")
     defer { dir.remove() }
-    return runProcess(["/usr/bin/env", "python3", "-c", "pass"], directory: dir, environment: currentProcessEnvironment()).status == 0
-}()
+    return await runProcess(["/usr/bin/env", "python3", "-c", "pass"], directory: dir, environment: currentProcessEnvironment()).status == 0
+}

@@ -1,19 +1,20 @@
+import Foundation
 import Glibc
 import Testing
 @testable import PodAgentKit
 
 /// `podagent env --format shell`, sourced by real shells.
 @Suite struct ExportShellTests {
-    @Test func bashSourcingGivesEveryValueByteForByteAndRunsNothing() throws {
-        try expectSourcedExactly(by: ["/usr/bin/bash", "-c"])
+    @Test func bashSourcingGivesEveryValueByteForByteAndRunsNothing() async throws {
+        try await expectSourcedExactly(by: ["/usr/bin/bash", "-c"])
     }
 
-    @Test func dashSourcingGivesEveryValueByteForByteAndRunsNothing() throws {
-        try expectSourcedExactly(by: ["/usr/bin/dash", "-c"])
+    @Test func dashSourcingGivesEveryValueByteForByteAndRunsNothing() async throws {
+        try await expectSourcedExactly(by: ["/usr/bin/dash", "-c"])
     }
 
-    @Test func bashInPOSIXModeSourcingGivesEveryValueByteForByte() throws {
-        try expectSourcedExactly(by: ["/usr/bin/bash", "--posix", "-c"])
+    @Test func bashInPOSIXModeSourcingGivesEveryValueByteForByte() async throws {
+        try await expectSourcedExactly(by: ["/usr/bin/bash", "--posix", "-c"])
     }
 
     @Test func singleQuoteIsWrittenAsCloseEscapeReopen() throws {
@@ -48,7 +49,7 @@ import Testing
 
     /// Writes the hostile values as a shell file, has `shell` source it in an empty environment and
     /// dump its environment with `env -0`, then compares every variable's bytes.
-    private func expectSourcedExactly(by shell: [String]) throws {
+    private func expectSourcedExactly(by shell: [String]) async throws {
         let dir = TemporaryDirectory("export-shell")
         defer { dir.remove() }
         let canary = dir.file("canary")
@@ -57,7 +58,7 @@ import Testing
         try FileSystem.writeFileAtomically(file, try EnvFileFormat.shellFile(variables).bytes)
 
         let script = #"set -a; . "$1"; exec /usr/bin/env -0 > "$2""#
-        let result = runProcess(shell + [script, "sh", file, dir.file("env.out")], directory: dir)
+        let result = await runProcess(shell + [script, "sh", file, dir.file("env.out")], directory: dir)
         #expect(result.status == 0, "\(shell) failed: \(result.stderr)")
         let environment = nulSeparatedEnvironment(try FileSystem.readFile(dir.file("env.out")))
         for variable in variables {
@@ -118,10 +119,13 @@ struct ProcessOutput {
 
 /// Runs `arguments` (an absolute program path first) with stdout and stderr in files of `directory`,
 /// waits for it, and returns its exit status and output. The environment is only `PATH`, unless given.
+///
+/// Async, and the wait happens on a thread of its own: a test blocked in `waitpid` on one of the
+/// cooperative pool's few threads (two on a 2-core CI machine) starves every other test of the run.
 func runProcess(_ arguments: [String], directory: TemporaryDirectory,
-                environment: [String]? = nil) -> ProcessOutput {
-    let stdoutPath = directory.file("process.stdout")
-    let stderrPath = directory.file("process.stderr")
+                environment: [String]? = nil) async -> ProcessOutput {
+    let stdoutPath = directory.file("process-\(UInt32.random(in: 0...UInt32.max)).stdout")
+    let stderrPath = stdoutPath.replacingOccurrences(of: ".stdout", with: ".stderr")
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
@@ -135,9 +139,16 @@ func runProcess(_ arguments: [String], directory: TemporaryDirectory,
     guard spawned == 0 else {
         return ProcessOutput(status: -1, stdout: [], stderr: "cannot start \(arguments[0]): \(String(cString: strerror(spawned)))")
     }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let child = pid
+    let status: Int32 = await withCheckedContinuation { continuation in
+        Thread.detachNewThread {
+            var status: Int32 = 0
+            while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+            continuation.resume(returning: status)
+        }
+    }
     let exitStatus = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+    defer { unlink(stdoutPath); unlink(stderrPath) }
     return ProcessOutput(status: exitStatus,
                          stdout: (try? FileSystem.readFile(stdoutPath)) ?? [],
                          stderr: readText(stderrPath) ?? "")

@@ -71,23 +71,23 @@ struct InspectEndToEndTests {
     }
 
     /// Runs `podagent inspect` with the container's env as `simulate` resolved it.
-    private func inspect(_ root: String, _ arguments: [String], in dir: TemporaryDirectory) -> ProcessOutput {
+    private func inspect(_ root: String, _ arguments: [String], in dir: TemporaryDirectory) async -> ProcessOutput {
         let script = "set -a; . \"$0\"; set +a; exec \"$@\""
         // --offline unless a test points --api-server somewhere: the simulated env names 10.96.0.1.
         let network = arguments.contains("--api-server") ? [] : ["--offline"]
-        return runProcess(["/bin/sh", "-c", script, root + "/.podagent/env", podagentBinary, "inspect", "--root", root]
+        return await runProcess(["/bin/sh", "-c", script, root + "/.podagent/env", podagentBinary, "inspect", "--root", root]
                           + network + arguments, directory: dir)
     }
 
     @Test("no secret leaves through text, JSON or YAML: volume contents, the token, secret-looking env values")
-    func canary() throws {
+    func canary() async throws {
         let (dir, root) = try simulated()
         defer { dir.remove() }
         let token = try #require(readText(root + "/var/run/secrets/kubernetes.io/serviceaccount/token"))
         let signature = String(token.split(separator: ".").last ?? "")
         let pieces = plantedSecrets + [token, String(token.prefix(24)), String(signature.prefix(16))].filter { $0.count >= 10 }
         for format in ["text", "json", "yaml"] {
-            let result = inspect(root, ["-o", format, "--color", "always"], in: dir)
+            let result = await inspect(root, ["-o", format, "--color", "always"], in: dir)
             #expect(result.status == 0, "\(format): \(result.stderr)")
             let everything = String(decoding: result.stdout, as: UTF8.self) + result.stderr
             #expect(everything.contains("canary"), "\(format): the report is missing (\(result.stderr))")
@@ -96,7 +96,7 @@ struct InspectEndToEndTests {
             }
             // Digests of secret content are withheld too.
             for value in plantedSecrets {
-                let sum = runProcess(["/bin/sh", "-c", "printf %s \"$0\" | sha256sum", value], directory: dir)
+                let sum = await runProcess(["/bin/sh", "-c", "printf %s \"$0\" | sha256sum", value], directory: dir)
                 let digest = String(decoding: sum.stdout.prefix(64), as: UTF8.self)
                 #expect(digest.count == 64)
                 #expect(!everything.contains(String(digest.prefix(12))), "\(format) output contains a secret's digest")
@@ -105,10 +105,10 @@ struct InspectEndToEndTests {
     }
 
     @Test("-o json is one object with every section, in the documented keys")
-    func jsonSchema() throws {
+    func jsonSchema() async throws {
         let (dir, root) = try simulated()
         defer { dir.remove() }
-        let result = inspect(root, ["-o", "json"], in: dir)
+        let result = await inspect(root, ["-o", "json"], in: dir)
         #expect(result.status == 0, "\(result.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout)) as? [String: Any])
         #expect(Set(object.keys) == ["identity", "labels", "annotations", "resources", "volumes", "serviceAccount",
@@ -128,11 +128,11 @@ struct InspectEndToEndTests {
     }
 
     @Test("-o yaml parses back to the same tree as -o json")
-    func yamlMatchesJSON() throws {
+    func yamlMatchesJSON() async throws {
         let (dir, root) = try simulated()
         defer { dir.remove() }
-        let json = inspect(root, ["-o", "json"], in: dir)
-        let yaml = inspect(root, ["-o", "yaml"], in: dir)
+        let json = await inspect(root, ["-o", "json"], in: dir)
+        let yaml = await inspect(root, ["-o", "yaml"], in: dir)
         #expect(json.status == 0 && yaml.status == 0)
         _ = dir.write("report.json", String(decoding: json.stdout, as: UTF8.self))
         _ = dir.write("report.yaml", String(decoding: yaml.stdout, as: UTF8.self))
@@ -146,20 +146,20 @@ struct InspectEndToEndTests {
             j = strip(json.load(open(sys.argv[1]))); y = strip(yaml.safe_load(open(sys.argv[2])))
             sys.exit(0 if j == y else 1)
             """
-        let result = runProcess(["/bin/sh", "-c", "exec python3 -c \"$0\" \"$1\" \"$2\"", compare, dir.file("report.json"), dir.file("report.yaml")],
+        let result = await runProcess(["/bin/sh", "-c", "exec python3 -c \"$0\" \"$1\" \"$2\"", compare, dir.file("report.json"), dir.file("report.yaml")],
                                 directory: dir, environment: currentProcessEnvironment())
         #expect(result.status == 0, "\(result.stderr)")
     }
 
     @Test("a subPath mount is reported as never updating")
-    func subPathWarning() throws {
+    func subPathWarning() async throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         _ = dir.write("pod.yaml", canaryPod.replacingOccurrences(
             of: "- {name: podinfo, mountPath: /etc/podinfo}",
             with: "- {name: podinfo, mountPath: /etc/podinfo}\n        - {name: bundle, mountPath: /etc/public.txt, subPath: public.txt}"))
         _ = try PodSimulator.run(SimulationOptions(podFile: dir.file("pod.yaml"), root: dir.file("root")))
-        let result = inspect(dir.file("root"), ["--color", "never"], in: dir)
+        let result = await inspect(dir.file("root"), ["--color", "never"], in: dir)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(String(decoding: result.stdout, as: UTF8.self).contains("/etc/public.txt is a subPath mount: the kubelet never updates it"))
     }
@@ -176,7 +176,7 @@ struct InspectEndToEndTests {
         defer { Task { await server.stop() } }
         _ = dir.write("root/etc/test-ca.crt", readText(ca.caFile) ?? "")
         let token = try #require(readText(root + "/var/run/secrets/kubernetes.io/serviceaccount/token"))
-        let result = inspect(root, ["-o", "json", "--api-server", server.url, "--ca-file", "/etc/test-ca.crt"], in: dir)
+        let result = await inspect(root, ["-o", "json", "--api-server", server.url, "--ca-file", "/etc/test-ca.crt"], in: dir)
         #expect(result.status == 0, "\(result.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout)) as? [String: Any])
         let api = try #require(object["apiServer"] as? [String: Any])
@@ -191,17 +191,17 @@ struct InspectEndToEndTests {
 @Suite("podagent install")
 struct InstallEndToEndTests {
     @Test("copies the running binary into a directory, executable, and the copy runs")
-    func installs() throws {
+    func installs() async throws {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         try FileSystem.makeDirectories(dir.file("shared"))
-        let result = runProcess([podagentBinary, "install", dir.file("shared")], directory: dir)
+        let result = await runProcess([podagentBinary, "install", dir.file("shared")], directory: dir)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(fileMode(dir.file("shared/podagent")) == 0o755)
         #expect(try FileSystem.readFile(dir.file("shared/podagent")) == (try FileSystem.readFile(podagentBinary)))
-        let version = runProcess([dir.file("shared/podagent"), "--version"], directory: dir)
+        let version = await runProcess([dir.file("shared/podagent"), "--version"], directory: dir)
         #expect(version.status == 0)
-        let missing = runProcess([podagentBinary, "install", dir.file("nowhere")], directory: dir)
+        let missing = await runProcess([podagentBinary, "install", dir.file("nowhere")], directory: dir)
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("is the emptyDir mounted there?"))
     }
@@ -210,10 +210,10 @@ struct InstallEndToEndTests {
 @Suite("README")
 struct ReadmeTests {
     @Test("the flag reference in the README is the binary's own --help")
-    func flagReferenceMatchesHelp() {
+    func flagReferenceMatchesHelp() async {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
-        let result = runProcess(["/bin/sh", "-c", "exec python3 \"$0\" --check --podagent \"$1\"",
+        let result = await runProcess(["/bin/sh", "-c", "exec python3 \"$0\" --check --podagent \"$1\"",
                                  repositoryRoot + "/scripts/readme-flags.py", podagentBinary],
                                 directory: dir, environment: currentProcessEnvironment())
         #expect(result.status == 0, "\(String(decoding: result.stdout, as: UTF8.self))\(result.stderr)")

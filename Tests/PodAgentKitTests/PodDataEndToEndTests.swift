@@ -95,9 +95,9 @@ private struct SimulatedPod {
     }
 
     /// Runs podagent with the container's env as `simulate` wrote it (sourced by a real shell).
-    func podagent(_ arguments: [String], extraEnvironment: String = "") -> ProcessOutput {
+    func podagent(_ arguments: [String], extraEnvironment: String = "") async -> ProcessOutput {
         let script = "set -a; . \"$0\"; \(extraEnvironment) set +a; exec \"$@\""
-        return runProcess(["/bin/sh", "-c", script, root + "/.podagent/env", podagentBinary] + arguments, directory: dir)
+        return await runProcess(["/bin/sh", "-c", script, root + "/.podagent/env", podagentBinary] + arguments, directory: dir)
     }
 
     func remove() { dir.remove() }
@@ -110,10 +110,10 @@ private func json(_ bytes: [UInt8]) throws -> [String: Any] {
 @Suite("podagent env and render, end to end on a simulated pod")
 struct PodDataEndToEndTests {
     @Test("env --format json gives back what the manifest says: identity, labels, annotations, resources, cgroup")
-    func jsonRoundTrip() throws {
+    func jsonRoundTrip() async throws {
         let pod = try SimulatedPod()
         defer { pod.remove() }
-        let result = pod.podagent(["env", "--root", pod.root, "--format", "json"] + docsDeclarations)
+        let result = await pod.podagent(["env", "--root", pod.root, "--format", "json"] + docsDeclarations)
         #expect(result.status == 0, "\(result.stderr)")
         let object = try json(result.stdout)
         let identity = try #require(object["pod"] as? [String: Any])
@@ -141,16 +141,16 @@ struct PodDataEndToEndTests {
     }
 
     @Test("env --format shell, sourced by bash, gives every value back byte for byte and runs nothing")
-    func shellRoundTrip() throws {
+    func shellRoundTrip() async throws {
         let pod = try SimulatedPod()
         defer { pod.remove() }
         let canary = "/tmp/podagent-canary"
         unlink(canary)
         let output = pod.dir.file("pod.sh")
-        let written = pod.podagent(["env", "--root", pod.root, "--format", "shell", "--output", output, "--mode", "0600"] + docsDeclarations)
+        let written = await pod.podagent(["env", "--root", pod.root, "--format", "shell", "--output", output, "--mode", "0600"] + docsDeclarations)
         #expect(written.status == 0, "\(written.stderr)")
         #expect(fileMode(output) == 0o600)
-        let sourced = runProcess(["/bin/bash", "-c", "set -a; . \"$0\"; exec env -0", output], directory: pod.dir)
+        let sourced = await runProcess(["/bin/bash", "-c", "set -a; . \"$0\"; exec env -0", output], directory: pod.dir)
         #expect(sourced.status == 0, "\(sourced.stderr)")
         let environment = nulSeparatedEnvironment(sourced.stdout)
         #expect(environment["POD_ANNOTATION_HOSTILE"] == Array("it's $(touch /tmp/podagent-canary) `id` \\ \"q\"\nline2".utf8))
@@ -162,68 +162,68 @@ struct PodDataEndToEndTests {
     }
 
     @Test("env -- CMD runs the command with the variables added, as its exit status")
-    func execPrefix() throws {
+    func execPrefix() async throws {
         let pod = try SimulatedPod()
         defer { pod.remove() }
-        let result = pod.podagent(["env", "--root", pod.root, "--prefix", "APP_"] + docsDeclarations
+        let result = await pod.podagent(["env", "--root", pod.root, "--prefix", "APP_"] + docsDeclarations
             + ["--", "sh", "-c", "printf '%s|%s|%s' \"$APP_NAME\" \"$APP_LABEL_ZONE\" \"$APP_CPUS\"; exit 7"])
         #expect(result.status == 7)
         #expect(String(decoding: result.stdout, as: UTF8.self) == "kubernetes-downwardapi-volume-example|us-est-coast|1")
-        let missing = pod.podagent(["env", "--root", pod.root, "--", "no-such-command-podagent"])
+        let missing = await pod.podagent(["env", "--root", pod.root, "--", "no-such-command-podagent"])
         #expect(missing.status == 127)
         #expect(missing.stderr.contains("no-such-command-podagent"))
     }
 
     @Test("a malformed labels file is an error naming the file and the line")
-    func malformedLabels() throws {
+    func malformedLabels() async throws {
         let pod = try SimulatedPod()
         defer { pod.remove() }
         // Like every pod path, --labels-file resolves inside --root.
         let labels = pod.dir.write("root/etc/wrong/labels", "zone=\"a\"\nthis is not a label line\n")
-        let result = pod.podagent(["env", "--root", pod.root, "--labels-file", "/etc/wrong/labels"])
+        let result = await pod.podagent(["env", "--root", pod.root, "--labels-file", "/etc/wrong/labels"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("\(labels):2:"), "\(result.stderr)")
         #expect(result.stdout.isEmpty)
     }
 
     @Test("an unknown unit in a downward file name is an error listing the known units")
-    func unknownUnit() throws {
+    func unknownUnit() async throws {
         let pod = try SimulatedPod()
         defer { pod.remove() }
         _ = pod.dir.write("root/etc/podinfo-extra/cpu_limit_furlongs", "1\n")
-        let result = pod.podagent(["env", "--root", pod.root, "--downward-dir", "/etc/podinfo-extra"])
+        let result = await pod.podagent(["env", "--root", pod.root, "--downward-dir", "/etc/podinfo-extra"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("cpu_limit_furlongs") && result.stderr.contains("millicores"), "\(result.stderr)")
     }
 
     @Test("render writes the example nginx config from the pod's CPU limit and annotation; nginx accepts it")
-    func renderNginxExample() throws {
+    func renderNginxExample() async throws {
         let pod = try SimulatedPod()
         defer { pod.remove() }
         let output = pod.dir.file("nginx.conf")
         let template = repositoryRoot + "/examples/render/nginx.conf.mustache"
-        let result = pod.podagent(["render", "--root", pod.root, "--template", template, "--output", output] + docsDeclarations)
+        let result = await pod.podagent(["render", "--root", pod.root, "--template", template, "--output", output] + docsDeclarations)
         #expect(result.status == 0, "\(result.stderr)")
         let text = try #require(readText(output))
         #expect(text.contains("worker_processes 1;"))
         #expect(text.contains("debug"))
         try FileSystem.makeDirectories(pod.dir.file("nginx/logs"))
-        let check = runProcess(["/usr/sbin/nginx", "-t", "-q", "-e", "stderr", "-p", pod.dir.file("nginx") + "/", "-c", output], directory: pod.dir)
+        let check = await runProcess(["/usr/sbin/nginx", "-t", "-q", "-e", "stderr", "-p", pod.dir.file("nginx") + "/", "-c", output], directory: pod.dir)
         #expect(check.status == 0, "\(check.stderr)")
     }
 
     @Test("render fails on a missing name with template, line and column, and writes nothing")
-    func renderMissingName() throws {
+    func renderMissingName() async throws {
         let pod = try SimulatedPod()
         defer { pod.remove() }
         let template = pod.dir.write("t.mustache", "zone {{labels.zone}}\nteam {{labels.team}}\n")
         let output = pod.dir.file("out.conf")
-        let result = pod.podagent(["render", "--root", pod.root, "--template", template, "--output", output])
+        let result = await pod.podagent(["render", "--root", pod.root, "--template", template, "--output", output])
         #expect(result.status == 1)
         #expect(result.stderr.contains("\(template):2:"), "\(result.stderr)")
         #expect(result.stderr.contains("labels.team"))
         #expect(readText(output) == nil)
-        let allowed = pod.podagent(["render", "--root", pod.root, "--template", template, "--output", output, "--allow-missing"])
+        let allowed = await pod.podagent(["render", "--root", pod.root, "--template", template, "--output", output, "--allow-missing"])
         #expect(allowed.status == 0, "\(allowed.stderr)")
         #expect(readText(output) == "zone us-est-coast\nteam \n")
     }
@@ -251,24 +251,24 @@ struct PodDataEndToEndTests {
     }
 
     @Test("a value that is not UTF-8: JSON gets U+FFFD and a warning naming it, shell keeps the bytes")
-    func invalidUTF8() throws {
+    func invalidUTF8() async throws {
         let pod = try SimulatedPod()
         defer { pod.remove() }
         // The kubelet writes such a Go string as \xff (the API server's validation aside, a label file can hold it).
         let path = pod.dir.write("root/etc/raw/labels", "bad=\"caf\\xe9\"\nok=\"fine\"\n")
         _ = path
-        let json = pod.podagent(["env", "--root", pod.root, "--labels-file", "/etc/raw/labels", "--format", "json"])
+        let json = await pod.podagent(["env", "--root", pod.root, "--labels-file", "/etc/raw/labels", "--format", "json"])
         #expect(json.status == 0, "\(json.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout)) as? [String: Any])
         #expect((object["labels"] as? [String: String])?["bad"] == "caf\u{FFFD}")
         #expect(json.stderr.contains(".labels[\"bad\"]") || json.stderr.contains(".labels.bad"), "\(json.stderr)")
-        let shell = pod.podagent(["env", "--root", pod.root, "--labels-file", "/etc/raw/labels", "--format", "shell"])
+        let shell = await pod.podagent(["env", "--root", pod.root, "--labels-file", "/etc/raw/labels", "--format", "shell"])
         #expect(shell.status == 0, "\(shell.stderr)")
         #expect(shell.stdout.split(separator: 0x0A).contains { Array($0) == Array("export POD_LABEL_BAD='caf".utf8) + [0xE9, 0x27] })
     }
 
     @Test("a container without a CPU limit: the kubelet reports node allocatable, podagent says so and counts its CPUs")
-    func nodeAllocatableLimit() throws {
+    func nodeAllocatableLimit() async throws {
         let manifest = docsPod.replacingOccurrences(of: "limits: {memory: \"64Mi\", cpu: \"250m\"}", with: "limits: {memory: \"64Mi\"}")
         let dir = TemporaryDirectory()
         defer { dir.remove() }
@@ -277,7 +277,7 @@ struct PodDataEndToEndTests {
         options.nodeAllocatable["cpu"] = try Quantity(parsing: "3")
         _ = try PodSimulator.run(options)
         let script = "set -a; . \"$0\"; set +a; exec \"$@\""
-        let result = runProcess(["/bin/sh", "-c", script, dir.file("root/.podagent/env"), podagentBinary, "env", "--root", dir.file("root")]
+        let result = await runProcess(["/bin/sh", "-c", script, dir.file("root/.podagent/env"), podagentBinary, "env", "--root", dir.file("root")]
             + docsDeclarations, directory: dir)
         #expect(result.status == 0, "\(result.stderr)")
         let text = String(decoding: result.stdout, as: UTF8.self)

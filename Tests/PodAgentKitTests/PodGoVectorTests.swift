@@ -50,7 +50,7 @@ struct PodGoVectorTests {
     }
 
     @Test("shell output for every vector without a NUL byte, sourced by bash, gives Go's input bytes back")
-    func everyQuoteVectorThroughShell() throws {
+    func everyQuoteVectorThroughShell() async throws {
         let vectors = try GoVectors.load()
         let exportable = vectors.quotes.filter { !$0.input.contains(0) }
         let pod = PodSandbox()
@@ -60,7 +60,7 @@ struct PodGoVectorTests {
         let shell = try EnvFileFormat.shell.render(try pod.load().value)
         let script = pod.directory.file("pod.sh")
         try FileSystem.writeFileAtomically(script, shell.bytes)
-        let sourced = runProcess(["/bin/bash", "-c", "set -a; . \"$0\"; exec env -0", script], directory: pod.directory)
+        let sourced = await runProcess(["/bin/bash", "-c", "set -a; . \"$0\"; exec env -0", script], directory: pod.directory)
         #expect(sourced.status == 0, "\(sourced.stderr)")
         let environment = nulSeparatedEnvironment(sourced.stdout)
         var mismatches: [String] = []

@@ -301,7 +301,7 @@ import Testing
     }
 
     @Test("a Deployment's pod keeps its name from one podagent process to the next, so a rerun writes nothing")
-    func deploymentPodNameIsStableAcrossProcesses() throws {
+    func deploymentPodNameIsStableAcrossProcesses() async throws {
         let dir = TemporaryDirectory("deploy-rerun"); defer { dir.remove() }
         let file = dir.write("d.yaml", """
             apiVersion: apps/v1
@@ -321,9 +321,9 @@ import Testing
                   - name: info
                     downwardAPI: {items: [{path: labels, fieldRef: {fieldPath: metadata.labels}}]}
             """)
-        let first = runProcess([podagentBinary, "simulate", "--pod", file, "--root", dir.file("root")], directory: dir)
+        let first = await runProcess([podagentBinary, "simulate", "--pod", file, "--root", dir.file("root")], directory: dir)
         let generation = readLink(dir.file("root/etc/podinfo/..data"))
-        let second = runProcess([podagentBinary, "simulate", "--pod", file, "--root", dir.file("root")], directory: dir)
+        let second = await runProcess([podagentBinary, "simulate", "--pod", file, "--root", dir.file("root")], directory: dir)
         #expect(first.status == 0 && second.status == 0, "\(first.stderr)\(second.stderr)")
         let firstLine = String(decoding: first.stdout, as: UTF8.self).split(separator: "\n").first
         let secondLine = String(decoding: second.stdout, as: UTF8.self).split(separator: "\n").first

@@ -335,11 +335,13 @@ struct StatusServerTests {
         try await obsWithin(.seconds(30)) { try await running.value }
         let elapsed = ContinuousClock.now - start
 
-        #expect(ObsHTTP.isRefused(port: port))
+        #expect(await eventually(timeout: .seconds(5)) { ObsHTTP.isRefused(port: port) })
         #expect(recv(idle, &buffer, buffer.count, 0) == 0, "the kept-alive connection was not closed")
-        // Nothing is waited for (no keep-alive or drain timeout), which takes milliseconds; the slack is
-        // for a loaded 2-core CI machine, where stopping an owned event loop group alone took ~1 s.
-        #expect(elapsed < .seconds(3), "shutdown took \(elapsed)")
+        // Nothing is waited for (no keep-alive or drain timeout), which takes milliseconds when the machine
+        // is idle; the whole suite running in parallel on a 2-core CI machine stretched it to ~5 s. What
+        // this guards against is a shutdown held up by the idle connection (forever, or a keep-alive
+        // timeout), which the bound still catches.
+        #expect(elapsed < .seconds(10), "shutdown took \(elapsed)")
     }
 
     @Test("Cancelling the task that runs the server stops it too")
@@ -350,7 +352,8 @@ struct StatusServerTests {
         #expect(try ObsHTTP.request("GET", "/healthz", port: fixture.port).status == 200)
         running.cancel()
         try await obsWithin(.seconds(30)) { try await running.value }
-        #expect(ObsHTTP.isRefused(port: fixture.port))
+        // Polled: on a loaded machine another test may briefly get the same ephemeral port afterwards.
+        #expect(await eventually(timeout: .seconds(5)) { ObsHTTP.isRefused(port: fixture.port) })
     }
 }
 

@@ -315,11 +315,13 @@ struct WebhookActionTests {
         let server = try await PipeHTTPServer.start(PipeServerScript(hang: true))
         let client = WebhookClient()
         defer { Task { await server.stop() } }
-        let action = try WebhookAction(url: server.url, timeout: .milliseconds(300), client: client)
+        // 3 s: the timeout covers connecting and writing too, and with the whole suite running on 2 cores
+        // this test's task has waited over a second for a thread before it could write.
+        let action = try WebhookAction(url: server.url, timeout: .seconds(3), client: client)
         let error = try await #require(throws: WebhookError.self) { try await action.perform() }
         await client.shutdown()
-        #expect(error.reason == .timedOut(after: .milliseconds(300)))
-        #expect(error.description.hasSuffix("timed out after 300ms"))
+        #expect(error.reason == .timedOut(after: .seconds(3)))
+        #expect(error.description.hasSuffix("timed out after 3s"))
         #expect(try await server.waitForRequests(1, within: .seconds(5)).count == 1)  // it was sent
     }
 
