@@ -26,7 +26,7 @@ public enum SignalName {
 
     /// Parses a signal given by name (any case, with or without `SIG`) or number.
     public static func parse(_ text: String) throws(SignalNameError) -> Int32 {
-        let trimmed = text.trimmingPrefixAndSuffixWhitespace()
+        let trimmed = text.trimmingWhitespace()
         if let number = Int32(trimmed) {
             guard number >= 1 && number <= highest else { throw SignalNameError(text: text) }
             return number
@@ -54,11 +54,3 @@ public struct SignalNameError: Error, CustomStringConvertible, Sendable, Equatab
     }
 }
 
-extension String {
-    fileprivate func trimmingPrefixAndSuffixWhitespace() -> String {
-        var scalars = Substring(self)
-        while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
-        while let last = scalars.last, last.isWhitespace { scalars.removeLast() }
-        return String(scalars)
-    }
-}

@@ -156,7 +156,7 @@ public enum APIServerInspection {
         }
         let reviewNamespace = namespace ?? "default"
         let review = #"{"apiVersion":"authorization.k8s.io/v1","kind":"SelfSubjectRulesReview","spec":{"namespace":"#
-            + String(decoding: PodValue.text(reviewNamespace).json(.compact).bytes, as: UTF8.self) + "}}"
+            + JSONText.string(reviewNamespace) + "}}"
         let answer = await call(.POST, "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", body: review,
                                 endpoint: endpoint, url: url, token: token, client: client, timeout: target.timeout)
         var permission: [PodValue.Member] = [.init("namespace", .text(reviewNamespace))]
@@ -293,13 +293,21 @@ public enum APIServerInspection {
         ])
     }
 
-    /// getaddrinfo on NIO's blocking pool (never libdispatch), raced with `timeout`: a resolver that does
-    /// not answer must not hold up the whole report.
+    /// The webhooks' resolver (getaddrinfo on NIO's blocking pool, never libdispatch), raced with
+    /// `timeout`: a resolver that does not answer must not hold up the whole report.
     static func resolve(_ name: String, timeout: Duration) async -> DNSAnswer {
         await withTaskGroup(of: DNSAnswer?.self) { group in
             group.addTask {
-                let pool = NIOThreadPool.singleton
-                return try? await pool.runIfActive { lookup(name) }
+                do {
+                    let addresses = try await NIOThreadPool.singleton.runIfActive {
+                        try WebhookAddressResolver.resolve(host: name, port: 443)
+                    }
+                    return .addresses(addresses.compactMap(\.ipAddress))
+                } catch WebhookTransportError.cannotResolve(_, let detail) {
+                    return .failure(detail)
+                } catch {
+                    return .failure("\(error)")
+                }
             }
             group.addTask {
                 try? await Task.sleep(for: timeout)
@@ -311,27 +319,6 @@ public enum APIServerInspection {
         }
     }
 
-    private static func lookup(_ name: String) -> DNSAnswer {
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var list: UnsafeMutablePointer<addrinfo>?
-        let code = getaddrinfo(name, nil, &hints, &list)
-        guard code == 0 else { return .failure(String(cString: gai_strerror(code))) }
-        defer { freeaddrinfo(list) }
-        var addresses: [String] = []
-        var entry = list
-        while let current = entry {
-            var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
-            if getnameinfo(current.pointee.ai_addr, current.pointee.ai_addrlen, &host, socklen_t(host.count), nil, 0,
-                           NI_NUMERICHOST) == 0 {
-                let text = String(decoding: host.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                if !addresses.contains(text) { addresses.append(text) }
-            }
-            entry = current.pointee.ai_next
-        }
-        return .addresses(addresses)
-    }
-
     /// What a DNS lookup gave: addresses, or the resolver's reason.
     enum DNSAnswer: Sendable {
         case addresses([String])
@@ -339,11 +326,3 @@ public enum APIServerInspection {
     }
 }
 
-extension String {
-    fileprivate func trimmingWhitespace() -> String {
-        var s = Substring(self)
-        while let c = s.first, c.isWhitespace { s = s.dropFirst() }
-        while let c = s.last, c.isWhitespace { s = s.dropLast() }
-        return String(s)
-    }
-}

@@ -153,6 +153,6 @@ enum YAMLText {
         let first = text.utf8.first
         let startsPlain = first.map { ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == UInt8(ascii: "/") } ?? false
         if safe && startsPlain && !reserved.contains(text.lowercased()) { return text }
-        return String(decoding: PodValue.text(text).json(.compact).bytes, as: UTF8.self)
+        return JSONText.string(text)
     }
 }

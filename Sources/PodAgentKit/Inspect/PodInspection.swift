@@ -50,9 +50,8 @@ public enum PodInspection {
         do {
             let view = try PodView.load(environment: options.environment, paths: options.paths, declarations: options.declarations)
             var identity = IdentityInspection.identity(view)
-            // The resources section explains CPU and limit caveats itself; PodView's general warnings
-            // (upper bounds, node allocatable) would say the same twice.
-            identity.warnings += view.warnings.filter { !$0.contains("upper bound") && !$0.contains("CPU count") }
+            // The resources section explains rounding and node-allocatable caveats itself.
+            identity.warnings += view.warnings.filter { !view.precisionWarnings.contains($0) }
             sections.append(identity)
             sections.append(IdentityInspection.metadata(view.labels, kind: .labels, path: options.paths.labelsPath))
             sections.append(IdentityInspection.metadata(view.annotations, kind: .annotations, path: options.paths.annotationsPath))

@@ -235,13 +235,5 @@ enum ElapsedText {
 }
 
 extension String {
-    /// Without leading and trailing ASCII whitespace (the namespace file has none, but hand-made ones may).
-    fileprivate func trimmingWhitespace() -> String {
-        let bytes = Array(utf8)
-        let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }
-        guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) }) else { return "" }
-        return String(decoding: bytes[first...last], as: UTF8.self)
-    }
-
     fileprivate var nonEmpty: String? { isEmpty ? nil : self }
 }

@@ -30,6 +30,9 @@ public struct PodView: Sendable, Hashable {
     public var cgroup: CgroupLimits?
     /// Things a person should know about these values; none of them stops podagent.
     public var warnings: [String]
+    /// The warnings that explain how precise the resource values are (rounding, node allocatable):
+    /// what `inspect`'s resources section says in its own words, so it leaves these out elsewhere.
+    public var precisionWarnings: [String] = []
 
     public init(
         identity: PodIdentity = PodIdentity(), labels: PodMetadata? = nil, annotations: PodMetadata? = nil,
@@ -55,15 +58,16 @@ public struct PodView: Sendable, Hashable {
         let labels = try PodMetadata.load(.labels, from: paths.labelsPath)
         let annotations = try PodMetadata.load(.annotations, from: paths.annotationsPath)
         let resources = try PodResources.load(environment: environment, paths: paths, declarations: declarations, warnings: &warnings)
-        warnings += resources.upperBoundWarnings
+        var precision = resources.upperBoundWarnings
         let cgroup = try CgroupLimits.load(paths: paths)
         var view = PodView(identity: identity, labels: labels, annotations: annotations, resources: resources, cgroup: cgroup)
         if let limit = view.effectiveCPULimit, case .downwardLimit = limit.source {
-            warnings.append(
+            precision.append(
                 "the CPU count \(view.cpus ?? 0) comes from limits.cpu (\(limit.millicores) millicores), since no cgroup CPU quota was "
                     + "found; for a container without a CPU limit the kubelet reports the node's allocatable CPU there")
         }
-        view.warnings = warnings
+        view.warnings = warnings + precision
+        view.precisionWarnings = precision
         return view
     }
 

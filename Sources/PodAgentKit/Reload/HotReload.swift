@@ -268,16 +268,8 @@ struct StepFailure: Error, CustomStringConvertible {
 extension String {
     /// At most the last 2 KiB of a command's stderr, trimmed, for one log line.
     var trimmedForLog: String {
-        let trimmed = self.trimmingCharacters(in: " \n\r\t")
+        let trimmed = self.trimmingWhitespace()
         if trimmed.utf8.count <= 2048 { return trimmed.isEmpty ? "(no output)" : trimmed }
         return "…" + String(decoding: trimmed.utf8.suffix(2048), as: UTF8.self)
-    }
-
-    fileprivate func trimmingCharacters(in set: String) -> String {
-        let chars = Set(set)
-        var s = Substring(self)
-        while let f = s.first, chars.contains(f) { s = s.dropFirst() }
-        while let l = s.last, chars.contains(l) { s = s.dropLast() }
-        return String(s)
     }
 }

@@ -104,23 +104,10 @@ struct SimulatedToken: Equatable {
     }
 }
 
-/// Minimal JSON string encoding for the few documents podagent builds by hand.
+/// JSON string encoding for the few documents podagent builds by hand: the JSON writer of
+/// `podagent env --format json`, so there is one set of escaping rules.
 enum JSONText {
     static func string(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        PodValue.text(s).json(.compact).text
     }
 }

@@ -66,22 +66,14 @@ public enum TemplateData {
                 return (file.path, file.data)
             }
         }
-        guard let dir = opendir(directory) else {
-            throw TemplateDataError(directory: directory, reason: SystemError("opendir", directory).description)
-        }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if !name.hasPrefix(".") { names.append(name) }
+        guard FileSystem.isDirectory(directory) else {
+            throw TemplateDataError(directory: directory, reason: "not a directory — is the volume mounted at this path?")
         }
         var result: [(String, [UInt8])] = []
-        for name in names.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
+        for name in regularFileNames(in: directory) {
             let path = FileSystem.join(directory, name)
             var info = stat()
-            guard stat(path, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
+            guard stat(path, &info) == 0 else { continue }
             guard Int(info.st_size) <= maxFileSize else {
                 warnings.append("files.\(name) in \(directory) is \(info.st_size) bytes, over \(maxFileSize); left out")
                 continue
@@ -102,6 +94,6 @@ public struct TemplateDataError: Error, Sendable, CustomStringConvertible {
     public var reason: String
 
     public var description: String {
-        "cannot read \(directory) for templates' files: \(reason) — is the volume mounted at this path?"
+        "cannot read \(directory) for templates' files: \(reason)"
     }
 }
