@@ -71,6 +71,10 @@ struct EnvCommand: ParsableCommand {
             }
             for warning in content.warnings { printWarning("\(warning)") }
             if let output {
+                let directory = output.contains("/") ? String(output[..<output.lastIndex(of: "/")!]) : "."
+                guard FileSystem.isDirectory(directory.isEmpty ? "/" : directory) else {
+                    throw CommandFailure("cannot write --output \(output): \(directory) is not a directory — is the emptyDir mounted there?")
+                }
                 do {
                     try FileSystem.writeFileAtomically(output, content.bytes, mode: mode_t(UInt32(mode, radix: 8)!))
                 } catch {

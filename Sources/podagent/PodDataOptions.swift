@@ -22,6 +22,9 @@ struct PodDataOptions: ParsableArguments {
     var resources: [String] = []
 
     func validate() throws {
+        guard FileSystem.isDirectory(root) else {
+            throw ValidationError("--root \(root) is not a directory (a pod made by `podagent simulate --root DIR`, or / in a pod)")
+        }
         _ = try declarations()
     }
 
@@ -38,7 +41,7 @@ struct PodDataOptions: ParsableArguments {
             do {
                 return try ResourceDeclaration(parsing: text)
             } catch {
-                throw ValidationError("--resource \(error)")
+                throw ValidationError("\(error)")
             }
         }
     }

@@ -188,6 +188,25 @@ struct InspectEndToEndTests {
     }
 }
 
+@Suite("podagent inspect --token-file")
+struct InspectTokenFileTests {
+    @Test("--token-file decodes that token (resolved inside --root) and still never shows it")
+    func tokenFile() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let claims = #"{"aud":["api"],"exp":4102444800,"iat":1700000000,"iss":"https://issuer.example","sub":"system:serviceaccount:ns:robot","kubernetes.io":{"namespace":"ns","serviceaccount":{"name":"robot","uid":"u-1"}}}"#
+        let token = Base64.encode(Array(#"{"alg":"RS256","kid":"k1"}"#.utf8), url: true) + "."
+            + Base64.encode(Array(claims.utf8), url: true) + ".c2lnbmF0dXJlLWNhbmFyeS0xMjM0NTY"
+        _ = dir.write("root/tokens/robot", token)
+        let result = await runProcess([podagentBinary, "inspect", "--root", dir.file("root"), "--offline", "-o", "json",
+                                       "--token-file", "/tokens/robot"], directory: dir)
+        #expect(result.status == 0, "\(result.stderr)")
+        let text = String(decoding: result.stdout, as: UTF8.self)
+        #expect(text.contains("system:serviceaccount:ns:robot"))
+        #expect(!text.contains("c2lnbmF0dXJlLWNhbmFyeS0xMjM0NTY") && !text.contains(String(token.prefix(20))))
+    }
+}
+
 @Suite("podagent install")
 struct InstallEndToEndTests {
     @Test("copies the running binary into a directory, executable, and the copy runs")
@@ -201,6 +220,9 @@ struct InstallEndToEndTests {
         #expect(try FileSystem.readFile(dir.file("shared/podagent")) == (try FileSystem.readFile(podagentBinary)))
         let version = await runProcess([dir.file("shared/podagent"), "--version"], directory: dir)
         #expect(version.status == 0)
+        let named = await runProcess([podagentBinary, "install", dir.file("shared"), "--name", "pa"], directory: dir)
+        #expect(named.status == 0, "\(named.stderr)")
+        #expect(fileMode(dir.file("shared/pa")) == 0o755)
         let missing = await runProcess([podagentBinary, "install", dir.file("nowhere")], directory: dir)
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("is the emptyDir mounted there?"))

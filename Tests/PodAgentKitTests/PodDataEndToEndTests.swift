@@ -285,4 +285,33 @@ struct PodDataEndToEndTests {
         #expect(text.contains("POD_CPUS=3\n"))
         #expect(result.stderr.contains("node's allocatable CPU"), "\(result.stderr)")
     }
+
+    @Test("render --dir gives templates a volume's files by name (and alias); --annotations-file moves the annotations")
+    func renderFilesAndAnnotationsFile() async throws {
+        let pod = try SimulatedPod()
+        defer { pod.remove() }
+        let volume = pod.dir.file("root/etc/app")
+        try FileSystem.makeDirectories(volume)
+        try AtomicWriter(targetDirectory: volume).write(["app.conf": FileProjection(text: "listen 8080;"), "greeting": FileProjection(text: "hi")])
+        _ = pod.dir.write("root/etc/elsewhere/notes", "level=\"trace\"\n")
+        let template = pod.dir.write("t.mustache", "{{files.greeting}} {{files.app_conf}} {{annotations.level}}\n")
+        let output = pod.dir.file("out.txt")
+        let result = await pod.podagent(["render", "--root", pod.root, "--template", template, "--output", output,
+                                         "--dir", volume, "--annotations-file", "/etc/elsewhere/notes"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(readText(output) == "hi listen 8080; trace\n")
+        let missing = await pod.podagent(["render", "--root", pod.root, "--template", template, "--output", output,
+                                          "--dir", pod.dir.file("no-such-volume")])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("no-such-volume") && missing.stderr.contains("is the volume mounted"), "\(missing.stderr)")
+    }
+
+    @Test("a --root that is not a directory is a usage error")
+    func missingRoot() async throws {
+        let pod = try SimulatedPod()
+        defer { pod.remove() }
+        let result = await pod.podagent(["env", "--root", pod.dir.file("nowhere")])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("is not a directory"))
+    }
 }

@@ -179,7 +179,9 @@ struct WebhookClientTests {
         let client = WebhookClient()
         let action = try WebhookAction(url: server.url, timeout: .seconds(10), client: client)
         try await action.perform()
-        try await Task.sleep(for: .milliseconds(100))  // the close arrives while podagent is idle
+        // The close arrives while podagent is idle: wait until the client has seen it (a fixed 100 ms was
+        // not always enough with the whole suite running on 2 cores).
+        #expect(await eventually(timeout: .seconds(10)) { client.idleConnectionCount == 0 })
         try await action.perform()
         await client.shutdown()
         await server.stop()
