@@ -170,6 +170,13 @@ struct ReloadOptions: ParsableArguments {
         return configuration
     }
 
+    /// The whole configuration of `watch` (or `run`, with `allowChildSignal`), `--render` included.
+    func configuration(allowChildSignal: Bool, pod: PodDataOptions) throws -> HotReloadConfiguration {
+        var configuration = try configuration(allowChildSignal: allowChildSignal)
+        configuration.render = try renderSpec(pod: pod)
+        return configuration
+    }
+
     /// `--render T:O` pairs as renderer jobs (split at the last `:`, so a template path may hold one).
     func renderJobs() throws -> [TemplateRenderer.Job] {
         try render.map { pair in

@@ -32,14 +32,12 @@ struct WatchCommand: AsyncParsableCommand {
     @OptionGroup(title: "Pod data (for --render)") var pod: PodDataOptions
 
     func validate() throws {
-        _ = try options.configuration(allowChildSignal: false)
-        _ = try options.renderSpec(pod: pod)
+        _ = try options.configuration(allowChildSignal: false, pod: pod)
     }
 
     func run() async throws {
         let logger = try options.makeLogger(label: "podagent.watch")
-        var configuration = try options.configuration(allowChildSignal: false)
-        configuration.render = try options.renderSpec(pod: pod)
+        let configuration = try options.configuration(allowChildSignal: false, pod: pod)
         if configuration.actions.isEmpty {
             logger.warning("no action given (--exec, --signal, --webhook): changes are only checked and logged")
         }
@@ -89,14 +87,12 @@ struct RunCommand: AsyncParsableCommand {
         if command.isEmpty { throw ValidationError("give the app to run after --, e.g. podagent run --dir /etc/app -- myapp --flag") }
         _ = try wrap { () throws(SignalNameError) in try SignalName.parse(reloadSignal) }
         _ = try options.duration(stopGrace, "--stop-grace")
-        _ = try options.configuration(allowChildSignal: true)
-        _ = try options.renderSpec(pod: pod)
+        _ = try options.configuration(allowChildSignal: true, pod: pod)
     }
 
     func run() async throws {
         let logger = try options.makeLogger(label: "podagent.run")
-        var configuration = try options.configuration(allowChildSignal: true)
-        configuration.render = try options.renderSpec(pod: pod)
+        var configuration = try options.configuration(allowChildSignal: true, pod: pod)
         if restartOnChange { configuration.actions.append(.restartChild) }
         let app = ChildSupervisor.Configuration(
             argv: command,
