@@ -124,7 +124,19 @@ public final class WebhookClient: Sendable {
             state.idle[connection.endpoint] = connection
             return true
         }
-        if !keep { connection.close() }
+        if !keep {
+            connection.close()
+            return
+        }
+        // The server may have closed the connection after its answer, before this check-in: then the
+        // close handler (which only clears idle connections) has already run and missed it. Inserting
+        // first and looking second leaves no order in which a dead connection stays idle.
+        if !connection.channel.isActive {
+            state.withLockedValue { state in
+                if state.idle[connection.endpoint] === connection { state.idle[connection.endpoint] = nil }
+            }
+            connection.close()
+        }
     }
 
     private func connect(
