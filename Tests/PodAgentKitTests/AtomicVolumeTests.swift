@@ -103,6 +103,36 @@ struct AtomicVolumeTests {
         }
     }
 
+    @Test("listVisiblePaths: false reads the same files and leaves the visible names out")
+    func withoutVisiblePaths() throws {
+        try AtomicFixture.withVolume { root throws in
+            try AtomicWriter(targetDirectory: root).write(["k": FileProjection(text: "12345"), "d/e": FileProjection(text: "")])
+            let full = try #require(try AtomicVolume.read(root))
+            let lean = try #require(try AtomicVolume.read(root, listVisiblePaths: false))
+            #expect(lean.files == full.files)
+            #expect(lean.generation == full.generation)
+            #expect(full.userVisiblePaths == ["d", "k"])
+            #expect(lean.userVisiblePaths.isEmpty)
+        }
+    }
+
+    @Test("files are read whole whatever size they claim: bigger than the size hint, and /proc files that claim 0")
+    func readFileWhole() throws {
+        try AtomicFixture.withVolume { root throws in
+            let path = root + "/big"
+            let bytes = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+            #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
+            #expect(try VolumeFS.readFile(path) == bytes)
+            #expect(try VolumeFS.readFile(path, sizeHint: 10) == bytes, "a file that grew after its lstat")
+            #expect(try VolumeFS.readFile(path, sizeHint: 1_000_000) == bytes, "a file that shrank")
+            #expect(FileManager.default.createFile(atPath: root + "/empty", contents: Data()))
+            #expect(try VolumeFS.readFile(root + "/empty").isEmpty)
+        }
+        // /proc files report size 0 but have content.
+        let status = try VolumeFS.readFile("/proc/self/status")
+        #expect(String(decoding: status, as: UTF8.self).contains("\nPid:"))
+    }
+
     @Test("includeData: false reports sizes without reading contents")
     func withoutData() throws {
         try AtomicFixture.withVolume { root throws in

@@ -91,6 +91,36 @@ extension WatchInotifySuites {
             await writeSubscription.cancel()
         }
 
+        @Test("a watch that skips generation entries gets `..data` and the volume's own files, never `..<stamp>` or `..data_tmp`")
+        func skippingGenerationEntries() async throws {
+            let sandbox = try WatchSandbox()
+            defer { sandbox.remove() }
+            let skipping = WatchEventLog()
+            let everything = WatchEventLog()
+            let skippingSubscription = InotifyThread.shared.subscribe { skipping.append($0) }
+            let everythingSubscription = InotifyThread.shared.subscribe { everything.append($0) }
+            let mask: InotifyMask = [.create, .delete, .movedFrom, .movedTo, .attrib]
+            _ = try await skippingSubscription.watch(sandbox.path, mask: mask, skippingGenerationEntries: true)
+            _ = try await everythingSubscription.watch(sandbox.path, mask: mask)
+
+            // Two kubelet updates (the second removes the first generation), then a plain file.
+            let writer = AtomicWriter(targetDirectory: sandbox.path)
+            try writer.write(["key": FileProjection(text: "1")])
+            try writer.write(["key": FileProjection(text: "2")])
+            try sandbox.write("plain", "x")
+
+            #expect(await everything.wait { $0.contains { $0.name == "plain" } })
+            #expect(await skipping.wait { $0.contains { $0.name == "plain" } })
+            let generations = everything.all.filter { $0.name.hasPrefix("..") && $0.name != "..data" }
+            #expect(generations.contains { $0.name == "..data_tmp" && $0.mask.contains(.movedFrom) }, "\(everything.all)")
+            #expect(generations.contains { $0.mask.contains(.delete) }, "the first generation's removal: \(everything.all)")
+            #expect(!skipping.all.contains { $0.name.hasPrefix("..") && $0.name != "..data" }, "\(skipping.all)")
+            #expect(skipping.all.filter { $0.name == "..data" && $0.mask.contains(.movedTo) }.count == 2)
+            #expect(skipping.all.contains { $0.name == "key" && $0.mask.contains(.create) })
+            await skippingSubscription.cancel()
+            await everythingSubscription.cancel()
+        }
+
         @Test("unwatching one subscriber's watch leaves the other subscriber's watch of the same inode working")
         func sharedDescriptor() async throws {
             let sandbox = try WatchSandbox()

@@ -456,6 +456,13 @@ struct WebhookConfigurationTests {
         #expect(throws: WebhookConfigurationError.self) { try WebhookHeader(parsing: "Bad Name: x") }
         #expect(throws: WebhookConfigurationError.self) { try WebhookHeader(parsing: ": x") }
         #expect(throws: WebhookConfigurationError.self) { try WebhookHeader(name: "X-A", value: "a\r\nX-B: b") }
+        // The client no longer re-validates headers per request, so every control character but HTAB
+        // must be refused here, when the flags are parsed.
+        for byte: UInt8 in [0x00, 0x01, 0x08, 0x0B, 0x1B, 0x1F, 0x7F] {
+            let value = "a" + String(decoding: [byte], as: UTF8.self) + "b"
+            #expect(throws: WebhookConfigurationError.self) { try WebhookHeader(name: "X-A", value: value) }
+        }
+        #expect(try WebhookHeader(name: "X-A", value: "a\tb é").value == "a\tb é")
     }
 
     @Test func urlAndOptionValidation() throws {

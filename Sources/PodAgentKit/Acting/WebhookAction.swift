@@ -172,8 +172,13 @@ public struct WebhookHeader: Sendable, Equatable {
             throw WebhookConfigurationError("webhook header name \"\(name)\" is not a valid HTTP header name")
         }
         // CR or LF would let a value start a new header or end the request head.
-        guard !value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 }) else {
+        guard !value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A }) else {
             throw WebhookConfigurationError("the value of webhook header \(name) contains a line break")
+        }
+        // RFC 9110 §5.5: no control characters other than HTAB. This is the only check: the client
+        // sends header values without looking at them again.
+        guard !value.utf8.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) else {
+            throw WebhookConfigurationError("the value of webhook header \(name) contains a control character")
         }
         self.name = name
         self.value = value

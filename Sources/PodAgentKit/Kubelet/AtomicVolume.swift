@@ -234,7 +234,11 @@ public enum AtomicVolume {
     /// Returns nil when the directory is not managed by the atomic writer (no `..data`). The snapshot is
     /// consistent: `..data` is read before and after walking the generation and the read is retried if
     /// it changed, so a concurrent kubelet update never yields a mix of two generations.
-    public static func read(_ directory: String, includeData: Bool = true) throws(AtomicVolumeError) -> VolumeSnapshot? {
+    /// `listVisiblePaths: false` leaves `userVisiblePaths` empty and saves listing the volume's root (the
+    /// watcher's reload path needs only the files).
+    public static func read(
+        _ directory: String, includeData: Bool = true, listVisiblePaths: Bool = true
+    ) throws(AtomicVolumeError) -> VolumeSnapshot? {
         guard VolumeFS.isDirectory(followingLinks: directory) else { throw .directoryMissing(path: directory) }
         let dataPath = VolumeFS.join(directory, dataLinkName)
         for _ in 0..<maxAttempts {
@@ -254,9 +258,9 @@ public enum AtomicVolume {
                 throw .system(operation: error.operation, path: error.path, errno: error.errno)
             }
             guard try readDataLink(dataPath) == target else { continue }
-            let names: [String]
+            var names: [String] = []
             do throws(VolumeSyscallError) {
-                names = try VolumeFS.entries(of: directory)
+                if listVisiblePaths { names = try VolumeFS.entries(of: directory) }
             } catch {
                 throw .system(operation: error.operation, path: error.path, errno: error.errno)
             }
@@ -367,20 +371,45 @@ enum VolumeFS {
         }
     }
 
-    static func readFile(_ path: String) throws(VolumeSyscallError) -> [UInt8] {
+    /// `sizeHint`: the size an `lstat` just gave (saves an `fstat`); only a hint, the file is read to its end.
+    static func readFile(_ path: String, sizeHint: Int? = nil) throws(VolumeSyscallError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw failure("open", path) }
         defer { close(fd) }
+        // Read straight into the result, sized by fstat plus one byte (so the read that finds the end
+        // needs no new buffer), growing only if the file grew meanwhile. No zero-filled scratch buffer:
+        // this runs for every file of every generation on the reload path.
+        var capacity: Int
+        if let sizeHint {
+            capacity = max(0, sizeHint) + 1
+        } else {
+            var info = stat()
+            capacity = (fstat(fd, &info) == 0 ? max(0, Int(info.st_size)) : 0) + 1
+        }
         var result: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if Glibc.errno == EINTR { continue }
-                throw failure("read", path)
+            let kept = result
+            var failed = false
+            var ended = false
+            result = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
+                initialized = buffer.initialize(fromContentsOf: kept)
+                while initialized < buffer.count {
+                    let count = Glibc.read(fd, buffer.baseAddress! + initialized, buffer.count - initialized)
+                    if count < 0 {
+                        if Glibc.errno == EINTR { continue }
+                        failed = true
+                        return
+                    }
+                    if count == 0 {
+                        ended = true
+                        return
+                    }
+                    initialized += count
+                }
             }
-            if count == 0 { return result }
-            result.append(contentsOf: chunk[0..<count])
+            if failed { throw failure("read", path) }
+            if ended { return result }
+            capacity = max(capacity * 2, 64 * 1024)
         }
     }
 
@@ -398,7 +427,7 @@ enum VolumeFS {
                 case .directory:
                     pending.append(path)
                 case .regular:
-                    let data = includeData ? try readFile(full) : []
+                    let data = includeData ? try readFile(full, sizeHint: Int(info.st_size)) : []
                     files.append(VolumeFile(
                         path: path, size: includeData ? data.count : Int(info.st_size),
                         mode: UInt32(info.st_mode) & 0o7777, data: data))

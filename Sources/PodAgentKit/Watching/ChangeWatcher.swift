@@ -355,7 +355,8 @@ struct WatchLoop {
         for _ in 0..<100 {
             if VolumeWatch.isDirectory(directory) {
                 do throws(InotifyError) {
-                    let watch = try await subscription.watch(directory, mask: VolumeWatch.directoryMask)
+                    let watch = try await subscription.watch(
+                        directory, mask: VolumeWatch.directoryMask, skippingGenerationEntries: true)
                     volumes[index].role = .watching(watch)
                     volumes[index].identity = FileIdentity(directory)
                     if !initial { appeared(index, at: now) }

@@ -114,7 +114,7 @@ final class InotifyThread: Sendable {
 
     private enum Command {
         case open(subscription: Int, handler: Handler)
-        case watch(subscription: Int, path: String, mask: InotifyMask, reply: WatchReply)
+        case watch(subscription: Int, path: String, mask: InotifyMask, skipsGenerationEntries: Bool, reply: WatchReply)
         case unwatch(InotifyWatch, reply: @Sendable () -> Void)
         case close(subscription: Int, reply: @Sendable () -> Void)
         case perform(@Sendable () -> Void)
@@ -179,8 +179,11 @@ final class InotifyThread: Sendable {
         return InotifySubscription(id: id, thread: self)
     }
 
-    fileprivate func watch(subscription: Int, path: String, mask: InotifyMask, reply: @escaping WatchReply) {
-        post(.watch(subscription: subscription, path: path, mask: mask, reply: reply))
+    fileprivate func watch(
+        subscription: Int, path: String, mask: InotifyMask, skipsGenerationEntries: Bool, reply: @escaping WatchReply
+    ) {
+        post(.watch(subscription: subscription, path: path, mask: mask, skipsGenerationEntries: skipsGenerationEntries,
+                    reply: reply))
     }
 
     fileprivate func unwatch(_ watch: InotifyWatch, reply: @escaping @Sendable () -> Void) {
@@ -215,7 +218,7 @@ final class InotifyThread: Sendable {
     private static func answer(_ command: Command, with failure: InotifyError) {
         switch command {
         case .open: break
-        case .watch(_, _, _, let reply): reply(.failure(failure))
+        case .watch(_, _, _, _, let reply): reply(.failure(failure))
         case .unwatch(_, let reply), .close(_, let reply): reply()
         case .perform(let body): body()
         }
@@ -296,8 +299,8 @@ final class InotifyThread: Sendable {
             switch command {
             case .open(let subscription, let handler):
                 registry.handlers[subscription] = handler
-            case .watch(let subscription, let path, let mask, let reply):
-                reply(registry.watch(path, mask: mask, subscription: subscription))
+            case .watch(let subscription, let path, let mask, let skips, let reply):
+                reply(registry.watch(path, mask: mask, subscription: subscription, skipsGenerationEntries: skips))
             case .unwatch(let watch, let reply):
                 registry.unwatch(watch)
                 reply()
@@ -318,6 +321,8 @@ private struct Registry {
         var path: String
         var descriptor: Int32
         var mask: InotifyMask
+        /// See ``InotifySubscription/watch(_:mask:skippingGenerationEntries:)``.
+        var skipsGenerationEntries = false
     }
 
     /// What this thread believes libinotifytools' filename table holds for a key.
@@ -347,7 +352,9 @@ private struct Registry {
     var identities: [Int32: Identity] = [:]
     var nextWatch = 1
 
-    mutating func watch(_ path: String, mask: InotifyMask, subscription: Int) -> Result<InotifyWatch, InotifyError> {
+    mutating func watch(
+        _ path: String, mask: InotifyMask, subscription: Int, skipsGenerationEntries: Bool = false
+    ) -> Result<InotifyWatch, InotifyError> {
         var info = stat()
         guard stat(path, &info) == 0 else {
             return .failure(InotifyError(operation: "inotify_add_watch", path: path, errno: errno))
@@ -386,7 +393,9 @@ private struct Registry {
         identities[descriptor] = identity
         let id = nextWatch
         nextWatch += 1
-        registrations[id] = Registration(subscription: subscription, path: path, descriptor: descriptor, mask: mask)
+        registrations[id] = Registration(
+            subscription: subscription, path: path, descriptor: descriptor, mask: mask,
+            skipsGenerationEntries: skipsGenerationEntries)
         byDescriptor[descriptor, default: []].append(id)
         return .success(InotifyWatch(id: id, path: path, descriptor: descriptor))
     }
@@ -423,6 +432,13 @@ private struct Registry {
         }
     }
 
+    /// An event about one of the kubelet's own entries of a volume's root other than `..data` itself:
+    /// `..<stamp>` (a generation being written or removed) and `..data_tmp` (the link before its rename).
+    static func isGenerationEntry(_ event: InotifyEvent) -> Bool {
+        event.name.utf8.starts(with: "..".utf8) && event.name != AtomicVolume.dataLinkName
+            && event.mask.isDisjoint(with: InotifyMask.unsolicited.union([.deleteSelf, .moveSelf]))
+    }
+
     /// Hands `event` to every subscriber whose watch it concerns, each with its own `watch`.
     mutating func dispatch(_ event: InotifyEvent, descriptor: Int32) {
         if event.mask.contains(.queueOverflow) {
@@ -430,9 +446,11 @@ private struct Registry {
             for handler in handlers.values { handler(event) }
             return
         }
+        let generationEntry = Self.isGenerationEntry(event)
         for id in byDescriptor[descriptor] ?? [] {
             guard let registration = registrations[id], let handler = handlers[registration.subscription],
-                !event.mask.isDisjoint(with: registration.mask.union(.unsolicited))
+                !event.mask.isDisjoint(with: registration.mask.union(.unsolicited)),
+                !(generationEntry && registration.skipsGenerationEntries)
             else { continue }
             var delivered = event
             delivered.watch = InotifyWatch(id: id, path: registration.path, descriptor: descriptor)
@@ -465,16 +483,26 @@ final class InotifySubscription: Sendable {
     }
 
     /// Watches `path` (followed if a symlink) for `mask`.
-    func watch(_ path: String, mask: InotifyMask) async throws(InotifyError) -> InotifyWatch {
+    ///
+    /// `skippingGenerationEntries`: events about the kubelet's `..<stamp>` directories and `..data_tmp`
+    /// link in `path` are dropped on the inotify thread instead of being delivered (`..data` itself, and
+    /// events about `path`, always are). A volume watcher ignores them anyway (the commit is the rename
+    /// to `..data`), and each one delivered would wake the watch loop around every commit, several
+    /// times, just before and while it reads the new generation.
+    func watch(
+        _ path: String, mask: InotifyMask, skippingGenerationEntries: Bool = false
+    ) async throws(InotifyError) -> InotifyWatch {
         let result = await withCheckedContinuation { continuation in
-            thread.watch(subscription: id, path: path, mask: mask) { continuation.resume(returning: $0) }
+            thread.watch(subscription: id, path: path, mask: mask, skipsGenerationEntries: skippingGenerationEntries) {
+                continuation.resume(returning: $0)
+            }
         }
         return try result.get()
     }
 
     /// The same, for callers that cannot await (the reply runs on the inotify thread).
     func watch(_ path: String, mask: InotifyMask, reply: @escaping InotifyThread.WatchReply) {
-        thread.watch(subscription: id, path: path, mask: mask, reply: reply)
+        thread.watch(subscription: id, path: path, mask: mask, skipsGenerationEntries: false, reply: reply)
     }
 
     /// Stops one watch; no event of it is delivered after this returns. Unwatching a watch whose

@@ -64,7 +64,7 @@ extension VolumeContent {
     static func read(_ directory: String) throws(ContentReadError) -> VolumeContent {
         let snapshot: VolumeSnapshot?
         do throws(AtomicVolumeError) {
-            snapshot = try AtomicVolume.read(directory, includeData: true)
+            snapshot = try AtomicVolume.read(directory, includeData: true, listVisiblePaths: false)
         } catch {
             switch error {
             case .directoryMissing: throw .missing

@@ -49,7 +49,10 @@ final class WebhookConnection: Sendable {
                             if let tls {
                                 try pipeline.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverHostname))
                             }
-                            try pipeline.addHTTPClientHandlers()
+                            // NIO would check every header of every request for bytes that could split
+                            // the head; `WebhookHeader` already refused them when the flags were parsed,
+                            // and the other headers are podagent's own. Once is enough on the reload path.
+                            try pipeline.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
                             let handler = WebhookExchangeHandler()
                             try pipeline.addHandler(handler)
                             added.withLockedValue { $0 = NIOLoopBound(handler, eventLoop: channel.eventLoop) }
