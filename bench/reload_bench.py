@@ -2,7 +2,8 @@
 """Reload benchmark: podagent vs. an inotifywait loop, side by side, on kubelet-exact volume updates.
 
 Measures, per tool:
-  * latency from the `..data` rename (the kubelet's commit point) to the webhook's receipt:
+  * latency from the `..data` rename (the kubelet's commit point; the instant just before the rename(2)
+    call) to the webhook's receipt:
     p50/p90/p99/max over updates at a fixed gap;
   * bursts of back-to-back updates: reloads received and bursts whose final state was never reloaded;
   * a slow writer (files written into the new generation over 30 ms before the rename): reloads that
@@ -143,8 +144,12 @@ class KubeletVolume:
         # 5. symlink ..data_tmp -> new, rename to ..data: the commit point.
         tmp = os.path.join(self.root, "..data_tmp")
         os.symlink(os.path.basename(new), tmp)
-        os.rename(tmp, os.path.join(self.root, "..data"))
+        # The commit instant is taken just before the rename, not after it: a tool may react (and a
+        # receiver record it) before this thread is scheduled again after rename(2) returns, and a
+        # timestamp taken then would count that reload as premature or the update's final state as
+        # missed, and flatter every latency. So latencies include the rename itself (a few µs).
         committed = CLK()
+        os.rename(tmp, os.path.join(self.root, "..data"))
         # 6. Top-level symlinks for new keys.
         for name in files:
             link = os.path.join(self.root, name)
@@ -244,8 +249,12 @@ def run_tool(name, argv_for, receiver, args):
     vol.update()
     acct = CpuAccount(name)
     # The child joins the cgroup before exec, so nothing escapes the accounting.
+    # A session of its own (so the whole tree can be killed) also puts the tool in its own scheduling group
+    # when the kernel groups by session (sched_autogroup_enabled), as its own container's cgroup would in a
+    # pod. --same-session keeps it in the bench's session: a process group only, the same scheduling group.
+    new_group = (lambda: os.setpgid(0, 0)) if args.same_session else os.setsid
     proc = subprocess.Popen(argv_for(vol_root), stdout=subprocess.DEVNULL, stderr=open(f"/tmp/bench-{name}.log", "w"),
-                            preexec_fn=lambda: (os.setsid(), acct.add(os.getpid())) and None)
+                            preexec_fn=lambda: (new_group(), acct.add(os.getpid())) and None)
     time.sleep(args.startup)
     base = receiver.count()
     result = {"tool": name}
@@ -336,12 +345,25 @@ def main():
     ap.add_argument("--idle-delay", type=float, default=1.0, help="pause after the last update before idle is measured")
     ap.add_argument("--startup", type=float, default=1.0)
     ap.add_argument("--skip-inotifywait", action="store_true")
+    ap.add_argument("--reference", action="store_true",
+                    help="also run bench/reference_reactor.c (built with cc, gcc or clang): the least any tool can do, as a floor")
+    ap.add_argument("--same-session", action="store_true",
+                    help="run the tools in this script's session (same scheduling group as the writer and the "
+                         "receiver) instead of a session of their own")
     args = ap.parse_args()
 
     receiver = Receiver()
     url = f"http://127.0.0.1:{receiver.port}/reload"
     tools = [("podagent", lambda d: [args.podagent, "watch", "--dir", d, "--webhook", url, "--listen", "127.0.0.1:0",
                                      "--log-level", "warning"] + args.podagent_args.split())]
+    if args.reference:
+        source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_reactor.c")
+        binary = os.path.join(tempfile.mkdtemp(prefix="bench-reference-"), "reference_reactor")
+        compiler = os.environ.get("CC") or next((c for c in ("cc", "gcc", "clang") if shutil.which(c)), None)
+        if not compiler:
+            sys.exit("--reference needs a C compiler (cc, gcc or clang; or set CC)")
+        subprocess.run([compiler, "-O2", "-o", binary, source], check=True)
+        tools.append(("reference-c", lambda d: [binary, "--dir", d, "--webhook", url]))
     if not args.skip_inotifywait and shutil.which("inotifywait"):
         loop = ("inotifywait -m -q -e create,delete,modify,moved_to,close_write \"$0\" | "
                 "while read -r _; do curl -s -o /dev/null -X POST " + url + "; done")
@@ -363,6 +385,14 @@ def main():
     print(f"(latencies in ms; burst_reloads out of {args.bursts * args.burst_size} updates; "
           f"idle over {args.idle:.0f} s; CPU of the whole process tree)")
     print(f"podagent binary: {size:.1f} MB ({args.podagent})")
+    try:
+        with open("/proc/sys/kernel/sched_autogroup_enabled") as f:
+            autogroup = f.read().strip() == "1"
+    except OSError:
+        autogroup = False
+    where = "this script's session" if args.same_session else "a session of their own"
+    print(f"tools ran in {where}; kernel autogroups {'on' if autogroup else 'off'}"
+          + (" (so a scheduling group apart from the writer and the receiver)" if autogroup and not args.same_session else ""))
 
 
 if __name__ == "__main__":
