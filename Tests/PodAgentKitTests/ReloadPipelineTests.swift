@@ -458,6 +458,21 @@ struct ReloadPipelineTests {
         #expect(try metrics.pipeReloads(.failed) == 1)
     }
 
+    @Test func aTimeoutTooLongForNanosecondsIsNotAnImmediateTimeout() async throws {
+        // ~292 years and more overflow Int64 nanoseconds; the timer must saturate, not wrap to zero.
+        let steps = PipeStepLog()
+        let slowish = pipeStep("exec", log: steps, timeout: .seconds(Int64.max / 2)) { _ in
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let pipeline = ReloadPipeline(
+            check: nil, actions: [slowish], retry: pipeQuickRetry, logger: PipeLogSink().logger(), metricsFactory: TestMetrics())
+        var outcomes = PipeOutcomes(pipeline)
+        await pipeline.submit(pipeTrigger(1))
+        let outcome = try await outcomes.next()
+        #expect(outcome.result == .success, "\(outcome.failure ?? "")")
+        #expect(await steps.cancelled.isEmpty)
+    }
+
     @Test func checkTimeoutIsACheckFailure() async throws {
         let steps = PipeStepLog()
         let check = pipeStep("check", log: steps, timeout: .milliseconds(50)) { _ in

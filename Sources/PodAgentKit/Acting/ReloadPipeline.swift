@@ -336,8 +336,9 @@ public actor ReloadPipeline {
         let started = clock.now
         let task = Task { try await step.perform(trigger) }
         let timedOut = StepTimer()
-        let nanoseconds = step.timeout.components.seconds &* 1_000_000_000 &+ step.timeout.components.attoseconds / 1_000_000_000
-        let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(max(0, nanoseconds))) {
+        let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(
+            in: .nanoseconds(max(0, step.timeout.reloadNanoseconds))
+        ) {
             timedOut.fire()
             task.cancel()
         }

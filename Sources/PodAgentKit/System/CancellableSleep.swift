@@ -11,7 +11,7 @@ import NIOPosix
 public enum CancellableSleep {
     /// Sleeps for `duration`; throws `CancellationError` when the calling task is cancelled.
     public static func sleep(for duration: Duration) async throws {
-        let nanoseconds = max(Int64(0), duration.components.seconds &* 1_000_000_000 &+ duration.components.attoseconds / 1_000_000_000)
+        let nanoseconds = max(Int64(0), duration.reloadNanoseconds)
         let loop = MultiThreadedEventLoopGroup.singleton.any()
         let scheduled = loop.scheduleTask(in: .nanoseconds(nanoseconds)) { () }
         try await withTaskCancellationHandler {

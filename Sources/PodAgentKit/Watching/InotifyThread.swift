@@ -434,6 +434,7 @@ private struct Registry {
 
     /// An event about one of the kubelet's own entries of a volume's root other than `..data` itself:
     /// `..<stamp>` (a generation being written or removed) and `..data_tmp` (the link before its rename).
+    /// `VolumeSignal` classifies these as irrelevant; keep the two rules in step.
     static func isGenerationEntry(_ event: InotifyEvent) -> Bool {
         event.name.utf8.starts(with: "..".utf8) && event.name != AtomicVolume.dataLinkName
             && event.mask.isDisjoint(with: InotifyMask.unsolicited.union([.deleteSelf, .moveSelf]))

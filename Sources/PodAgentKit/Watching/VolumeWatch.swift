@@ -117,7 +117,9 @@ enum VolumeSignal: Equatable {
             self = .written
         } else if event.name.hasPrefix("..") || managedByKubelet {
             // `..<stamp>`, `..data_tmp`: a generation being written, not visible yet. In a kubelet
-            // volume the remaining events (top-level symlinks) follow a commit already seen.
+            // volume the remaining events (top-level symlinks) follow a commit already seen. (The
+            // inotify thread already drops the `..` names for watched roots: keep
+            // `Registry.isGenerationEntry` in step with this rule.)
             self = .irrelevant
         } else if !mask.isDisjoint(with: [.create, .delete, .movedFrom, .movedTo, .closeWrite, .modify, .attrib]) {
             // ATTRIB too (chmod/chown storms): the content hash decides whether anything changed.
