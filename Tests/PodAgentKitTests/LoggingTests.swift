@@ -185,6 +185,15 @@ struct LoggingTests {
         #expect(!lines.joined().contains("\u{1B}"), "no colour when not asked for")
     }
 
+    @Test("A text line's message keeps quotes and backslashes as they are and escapes control characters")
+    func textMessageEscaping() throws {
+        let pipe = ObsLogPipe()
+        pipe.logger(.text).info("say \"hi\" C:\\x\nnext\u{01}")
+        let lines = pipe.lines()
+        try #require(lines.count == 1)
+        #expect(lines[0].dropFirst(24) == #" info  say "hi" C:\x\nnext\u0001"#)
+    }
+
     @Test("Text lines colour the level only when colour is on; a pipe gets none by default, a terminal does")
     func textColour() throws {
         let pipe = ObsLogPipe()

@@ -185,10 +185,19 @@ struct JSONWriter {
     /// Appends `"…"` with JSON escapes; `utf8` must be valid UTF-8.
     static func appendQuoted(_ utf8: [UInt8], to output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
+        appendEscaped(utf8, to: &output)
+        output.append(UInt8(ascii: "\""))
+    }
+
+    /// Appends `utf8` with the escapes of a JSON string (RFC 8259 §7), without the surrounding quotes.
+    /// `escapingQuotes: false` leaves `"` and `\` as they are and escapes only control characters (the
+    /// text log format, which is not JSON but must stay on one line). Multi-byte UTF-8 passes through.
+    static func appendEscaped(_ utf8: some Sequence<UInt8>, to output: inout [UInt8], escapingQuotes: Bool = true) {
         for byte in utf8 {
             switch byte {
-            case UInt8(ascii: "\""): output.append(contentsOf: #"\""#.utf8)
-            case UInt8(ascii: "\\"): output.append(contentsOf: #"\\"#.utf8)
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                if escapingQuotes { output.append(UInt8(ascii: "\\")) }
+                output.append(byte)
             case 0x08: output.append(contentsOf: #"\b"#.utf8)
             case 0x0C: output.append(contentsOf: #"\f"#.utf8)
             case 0x0A: output.append(contentsOf: #"\n"#.utf8)
@@ -202,6 +211,5 @@ struct JSONWriter {
                 output.append(byte)
             }
         }
-        output.append(UInt8(ascii: "\""))
     }
 }

@@ -169,13 +169,13 @@ fileprivate struct LogLine {
         out.append(contentsOf: #"","level":""#.utf8)
         out.append(contentsOf: level.rawValue.utf8)
         out.append(contentsOf: #"","msg":""#.utf8)
-        LogEscaping.appendEscaped(message, to: &out)
+        JSONWriter.appendEscaped(message.utf8, to: &out)
         out.append(UInt8(ascii: "\""))
         for (key, value) in fields {
             out.append(contentsOf: #",""#.utf8)
-            LogEscaping.appendEscaped(Self.reservedKeys.contains(key) ? "metadata.\(key)" : key, to: &out)
+            JSONWriter.appendEscaped((Self.reservedKeys.contains(key) ? "metadata.\(key)" : key).utf8, to: &out)
             out.append(contentsOf: #"":""#.utf8)
-            LogEscaping.appendEscaped(value, to: &out)
+            JSONWriter.appendEscaped(value.utf8, to: &out)
             out.append(UInt8(ascii: "\""))
         }
         out.append(contentsOf: "}\n".utf8)
@@ -194,7 +194,7 @@ fileprivate struct LogLine {
         // Padded to "error"'s width so that messages of the common levels line up.
         out.append(contentsOf: String(repeating: " ", count: max(1, 6 - name.count)).utf8)
         // Control characters are escaped so that a message never spans lines.
-        LogEscaping.appendEscaped(message, to: &out, escapingQuotes: false)
+        JSONWriter.appendEscaped(message.utf8, to: &out, escapingQuotes: false)
         for (index, (key, value)) in fields.enumerated() {
             out.append(contentsOf: (index == 0 ? "  " : " ").utf8)
             if colour { out.append(contentsOf: "\u{1B}[2m".utf8) }
@@ -217,7 +217,7 @@ fileprivate struct LogLine {
             out.append(contentsOf: text.utf8)
         } else {
             out.append(UInt8(ascii: "\""))
-            LogEscaping.appendEscaped(text, to: &out)
+            JSONWriter.appendEscaped(text.utf8, to: &out)
             out.append(UInt8(ascii: "\""))
         }
     }
@@ -230,35 +230,6 @@ fileprivate struct LogLine {
         case .warning: "\u{1B}[33m"
         case .error: "\u{1B}[31m"
         case .critical: "\u{1B}[1;31m"
-        }
-    }
-}
-
-/// JSON string escaping (RFC 8259 §7), shared by both formats.
-fileprivate enum LogEscaping {
-    static func appendEscaped(_ text: String, to out: inout [UInt8], escapingQuotes: Bool = true) {
-        let hex = Array("0123456789abcdef".utf8)
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""):
-                if escapingQuotes { out.append(UInt8(ascii: "\\")) }
-                out.append(byte)
-            case UInt8(ascii: "\\"):
-                if escapingQuotes { out.append(UInt8(ascii: "\\")) }
-                out.append(byte)
-            case 0x0A: out.append(contentsOf: #"\n"#.utf8)
-            case 0x0D: out.append(contentsOf: #"\r"#.utf8)
-            case 0x09: out.append(contentsOf: #"\t"#.utf8)
-            case 0x08: out.append(contentsOf: #"\b"#.utf8)
-            case 0x0C: out.append(contentsOf: #"\f"#.utf8)
-            case 0x00..<0x20:
-                out.append(contentsOf: #"\u00"#.utf8)
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 0x0F)])
-            default:
-                // Multi-byte UTF-8 passes through unchanged: JSON text is UTF-8.
-                out.append(byte)
-            }
         }
     }
 }
