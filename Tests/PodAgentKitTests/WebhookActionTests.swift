@@ -241,6 +241,34 @@ struct WebhookActionTests {
         #expect(requests[0].header("User-Agent") == "podagent/\(PodAgentVersion.string)")
     }
 
+    @Test func givenHostReplacesTheDefaultAndFramingHeadersAreTheClients() async throws {
+        let server = try await PipeHTTPServer.start()
+        let client = WebhookClient()
+        defer { Task { await server.stop() } }
+        let action = try WebhookAction(
+            url: server.url + "/hook",
+            headers: [
+                try WebhookHeader(parsing: "Host: first.example"), try WebhookHeader(parsing: "Content-Length: 99"),
+                try WebhookHeader(parsing: "host: reload.example"), try WebhookHeader(parsing: "Transfer-Encoding: chunked"),
+            ],
+            timeout: .seconds(10), client: client)
+        for sequence in [1, 2] {
+            try await action.perform(for: ReloadTrigger(sequence: sequence, firstCommitSeen: nil, summary: "x"))
+        }
+        await client.shutdown()
+
+        let requests = server.requests
+        try #require(requests.count == 2)
+        for (index, request) in requests.enumerated() {
+            let names = request.headers.map { $0.name.lowercased() }
+            #expect(names.filter { $0 == "host" }.count == 1, "\(request.headers)")
+            #expect(request.header("Host") == "reload.example")
+            #expect(request.header("Content-Length") == "0")
+            #expect(!names.contains("transfer-encoding"))
+            #expect(request.trigger == index + 1)
+        }
+    }
+
     @Test func defaultMethodIsPostAndAny2xxIsSuccess() async throws {
         let server = try await PipeHTTPServer.start(PipeServerScript(status: 202, body: ""))
         let client = WebhookClient()

@@ -31,6 +31,9 @@ public struct WebhookAction: Sendable {
     private let target: WebhookURL
     private let endpoint: WebhookEndpoint
     private let client: WebhookClient
+    /// The request head's fixed headers, worked out once: those before `Podagent-Trigger` and those after.
+    private let headPrefix: HTTPHeaders
+    private let headSuffix: [(String, String)]
 
     /// Validates everything a flag can get wrong up front, so a typo fails at start, not at the first reload.
     public init(
@@ -63,6 +66,7 @@ public struct WebhookAction: Sendable {
         self.displayURL = target.display
         self.client = client
         self.target = target
+        (headPrefix, headSuffix) = Self.fixedHeaders(target: target, method: self.method, given: headers)
         var trust: WebhookTrust?
         if let caFile {
             // Read now, so a wrong path or a file without certificates is a start-up error.
@@ -103,18 +107,9 @@ public struct WebhookAction: Sendable {
     /// Sends the request (once, but see ``WebhookClient`` on resends). Throws ``WebhookError`` for a refused
     /// connection, a timeout, a TLS failure or an unexpected status.
     public func perform(for trigger: ReloadTrigger? = nil) async throws(WebhookError) {
-        var headers = HTTPHeaders()
-        headers.add(name: "Host", value: target.hostHeader)
-        headers.add(name: "User-Agent", value: "podagent/\(PodAgentVersion.string)")
+        var headers = headPrefix
         if let trigger { headers.add(name: "Podagent-Trigger", value: "\(trigger.sequence)") }
-        for header in self.headers {
-            // The message's framing is the client's: a user-given length would desynchronise the connection.
-            let lower = header.name.lowercased()
-            guard lower != "content-length" && lower != "transfer-encoding" else { continue }
-            if lower == "host" { headers.remove(name: "Host") }
-            headers.add(name: header.name, value: header.value)
-        }
-        if Self.expectsBody(method) { headers.add(name: "Content-Length", value: "0") }
+        headers.add(contentsOf: headSuffix)
         let request = WebhookRequest(method: method, target: target.requestTarget, headers: headers, body: nil)
 
         let response: WebhookResponse
@@ -129,6 +124,31 @@ public struct WebhookAction: Sendable {
                 reason: .unexpectedStatus(code: response.status, bodyStart: Self.printable(response.bodyStart)),
                 expected: expectedStatus)
         }
+    }
+
+    /// Host (unless given), User-Agent; then, after the trigger's header, the given headers and the
+    /// (empty) body's length.
+    private static func fixedHeaders(
+        target: WebhookURL, method: HTTPMethod, given: [WebhookHeader]
+    ) -> (HTTPHeaders, [(String, String)]) {
+        var prefix = HTTPHeaders()
+        var suffix: [(String, String)] = []
+        var hostGiven = false
+        for header in given {
+            // The message's framing is the client's: a user-given length would desynchronise the connection.
+            let lower = header.name.lowercased()
+            guard lower != "content-length" && lower != "transfer-encoding" else { continue }
+            if lower == "host" {
+                // One Host only: the last one given replaces the default and any earlier one.
+                hostGiven = true
+                suffix.removeAll { $0.0.lowercased() == "host" }
+            }
+            suffix.append((header.name, header.value))
+        }
+        if !hostGiven { prefix.add(name: "Host", value: target.hostHeader) }
+        prefix.add(name: "User-Agent", value: "podagent/\(PodAgentVersion.string)")
+        if expectsBody(method) { suffix.append(("Content-Length", "0")) }
+        return (prefix, suffix)
     }
 
     /// POST, PUT and PATCH announce their (empty) body, as servers may otherwise wait for one or answer 411.
