@@ -62,7 +62,13 @@ func installEventLoopsAsGlobalExecutor() {
         @convention(thin) (UnownedJob, @convention(thin) (UnownedJob) -> Void) -> Void
     let hook: EnqueueGlobalHook = { job, _ in
         // `any()` is sticky: a job enqueued from an event loop stays on it, without a thread switch.
-        MultiThreadedEventLoopGroup.singleton.any().enqueue(ExecutorJob(job))
+        // The job runs on the generic executor, as with the runtime's own global executor, not isolated
+        // to the loop (`enqueue(_:)`): else every call of a nonisolated async function would go round the
+        // loop once more (a reload's path has about ten of them).
+        let address = UInt(bitPattern: unsafeBitCast(job, to: UnsafeMutableRawPointer.self))
+        MultiThreadedEventLoopGroup.singleton.any().execute {
+            podagent_run_job_on_generic_executor(UnsafeMutableRawPointer(bitPattern: address)!)
+        }
     }
     let slot = podagent_enqueue_global_hook_slot()
     precondition(slot.pointee == nil, "another global executor hook is already installed")

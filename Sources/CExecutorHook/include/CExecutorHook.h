@@ -8,4 +8,13 @@
 /// runtime into the executable with the hook hidden, where `dlsym` cannot see it.
 void *_Nullable *_Nonnull podagent_enqueue_global_hook_slot(void);
 
+/// Runs a Swift concurrency job on this thread as the runtime's own global executor does: on the
+/// *generic* executor, not isolated to any serial executor.
+///
+/// NIO's `EventLoop.enqueue(_:)` runs a job isolated to the loop's serial executor. As the global
+/// executor's implementation that makes every call into a nonisolated `async` function a switch "off" that
+/// executor — one more enqueue and turn of the loop, back onto the same thread — where the runtime would
+/// simply continue on the generic executor.
+void podagent_run_job_on_generic_executor(void *_Nonnull job);
+
 #endif
