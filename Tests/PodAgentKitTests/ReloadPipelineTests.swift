@@ -565,6 +565,112 @@ struct ReloadPipelineTests {
         #expect(await steps.calls == ["exec#1"])
     }
 
+    /// The announcement of `submit(_:announce:)`, as podagent uses it: the "change set" line.
+    static func announcing(_ sequence: Int, to logs: PipeLogSink) -> @Sendable () -> Void {
+        let logger = logs.logger()
+        return { logger.info("change set", metadata: ["trigger": "\(sequence)"]) }
+    }
+
+    /// The messages logged about `trigger` (lines carrying its sequence), in order.
+    static func lines(about trigger: Int, in logs: PipeLogSink) -> [String] {
+        logs.all.filter { $0.metadata["trigger"] == "\(trigger)" }.map(\.message)
+    }
+
+    @Test func eachTriggerIsAnnouncedOnceBeforeEveryOtherLineAboutIt() async throws {
+        // 1: a check that fails. 2: an action failing once, retried. 3: blocks while 4 and 5 arrive; 5
+        // replaces 4 before it starts.
+        let steps = PipeStepLog()
+        let gate = PipeGate()
+        let failures = PipeCounter()
+        let logs = PipeLogSink()
+        var logger = logs.logger()
+        logger.logLevel = .info  // as podagent runs by default: no debug line announces early
+        let check = pipeStep("check", log: steps) { trigger in
+            if trigger.sequence == 1 { throw PipeStepFailure(description: "bad config") }
+        }
+        let action = pipeStep("exec", log: steps) { trigger in
+            if trigger.sequence == 2, await failures.next() == 1 { throw PipeStepFailure(description: "exit 1") }
+            if trigger.sequence == 3 { await gate.pass() }
+        }
+        let pipeline = ReloadPipeline(
+            check: check, actions: [action], retry: pipeQuickRetry, logger: logger, metricsFactory: TestMetrics())
+        var outcomes = PipeOutcomes(pipeline)
+
+        await pipeline.submit(pipeTrigger(1), announce: Self.announcing(1, to: logs))
+        #expect(try await outcomes.next().result == .checkFailed)
+        await pipeline.submit(pipeTrigger(2), announce: Self.announcing(2, to: logs))
+        #expect(try await outcomes.next().result == .success)
+        await pipeline.submit(pipeTrigger(3), announce: Self.announcing(3, to: logs))
+        await gate.waitForArrivals(1)
+        await pipeline.submit(pipeTrigger(4), announce: Self.announcing(4, to: logs))
+        await pipeline.submit(pipeTrigger(5), announce: Self.announcing(5, to: logs))
+        await gate.open()
+        let rest = [try await outcomes.next(), try await outcomes.next(), try await outcomes.next()]
+        #expect(rest.map(\.trigger.sequence) == [4, 3, 5])
+        #expect(rest.map(\.result) == [.superseded, .success, .success])
+
+        let one = Self.lines(about: 1, in: logs)
+        #expect(one.count == 2 && one.first == "change set" && one.last?.hasPrefix("check failed") == true)
+        let two = Self.lines(about: 2, in: logs)
+        #expect(two.count == 4 && Array(two.prefix(2)) == ["change set", "check passed"] && two.last == "reload done")
+        #expect(two.dropFirst(2).first?.hasPrefix("reload action failed, retrying") == true)
+        #expect(Self.lines(about: 3, in: logs) == ["change set", "check passed", "reload done"])
+        let four = Self.lines(about: 4, in: logs)
+        #expect(four.count == 2 && four.first == "change set" && four.last?.hasPrefix("reload superseded") == true)
+        #expect(Self.lines(about: 5, in: logs) == ["change set", "check passed", "reload done"])
+    }
+
+    @Test func aWaitingTriggerIsAnnouncedWhenItStartsAndARunningOneBeforeItsActionEnds() async throws {
+        let steps = PipeStepLog()
+        let gate = PipeGate()
+        let logs = PipeLogSink()
+        var logger = logs.logger()
+        logger.logLevel = .info
+        let action = pipeStep("exec", log: steps) { trigger in
+            await gate.arrive()
+            if trigger.sequence == 1 { await gate.pass() }
+        }
+        let pipeline = ReloadPipeline(
+            check: nil, actions: [action], retry: pipeQuickRetry, logger: logger, metricsFactory: TestMetrics())
+        var outcomes = PipeOutcomes(pipeline)
+
+        await pipeline.submit(pipeTrigger(1), announce: Self.announcing(1, to: logs))
+        await gate.waitForArrivals(1)
+        // Trigger 1's action is under way and blocked: its line is not held back until the action ends.
+        _ = try await logs.waitForLine(containing: "change set")
+        #expect(Self.lines(about: 1, in: logs) == ["change set"])
+        // Trigger 2 waits for trigger 1: it is not announced while it waits.
+        await pipeline.submit(pipeTrigger(2), announce: Self.announcing(2, to: logs))
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(Self.lines(about: 2, in: logs).isEmpty)
+        await gate.open()
+        #expect(try await outcomes.next().trigger.sequence == 1)
+        #expect(try await outcomes.next().trigger.sequence == 2)
+        #expect(Self.lines(about: 2, in: logs) == ["change set", "reload done"])
+        #expect(await steps.calls == ["exec#1", "exec#2"])
+    }
+
+    @Test func aTriggerDroppedOrCutShortByShutdownIsStillAnnounced() async throws {
+        let arrived = PipeGate()
+        let logs = PipeLogSink()
+        var logger = logs.logger()
+        logger.logLevel = .info
+        let slow = pipeStep("exec", log: PipeStepLog()) { _ in
+            await arrived.arrive()
+            try await Task.sleep(for: .seconds(600))
+        }
+        let pipeline = ReloadPipeline(
+            check: nil, actions: [slow], retry: pipeQuickRetry, logger: logger, metricsFactory: TestMetrics())
+
+        await pipeline.submit(pipeTrigger(1), announce: Self.announcing(1, to: logs))
+        await arrived.waitForArrivals(1)
+        await pipeline.submit(pipeTrigger(2), announce: Self.announcing(2, to: logs))
+        await pipeline.shutdown()
+
+        #expect(Self.lines(about: 1, in: logs) == ["change set"])
+        #expect(Self.lines(about: 2, in: logs) == ["change set", "shutdown: pending reload dropped"])
+    }
+
     @Test func webhookHeaderValuesNeverReachTheLog() async throws {
         let server = try await PipeHTTPServer.start(PipeServerScript(failures: .max))
         let client = WebhookClient()

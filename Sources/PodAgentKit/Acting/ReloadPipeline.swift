@@ -140,6 +140,8 @@ public actor ReloadPipeline {
 
     /// The newest trigger not yet started.
     private var pending: ReloadTrigger?
+    /// `pending`'s announcement (see ``submit(_:announce:)``).
+    private var pendingAnnouncement = ReloadAnnouncement(nil)
     /// The task draining triggers; nil while idle, so an idle pipeline holds no task and no timer.
     private var worker: Task<Void, Never>?
     /// The backoff wait of the current run, cancelled by `submit` so a newer trigger starts promptly.
@@ -162,8 +164,17 @@ public actor ReloadPipeline {
     }
 
     /// Queues a reload for `trigger` and returns at once; see the type's rules for what happens to older ones.
-    public func submit(_ trigger: ReloadTrigger) {
+    ///
+    /// `announce` writes what the trigger stands for (podagent's "change set" line). The pipeline calls it
+    /// exactly once, before any line it logs about the trigger, but not ahead of the trigger's first
+    /// action: a log write (a pipe to the container runtime, in a pod) must not sit between a change and its
+    /// reload. With a check it is called before the check; without one, once the first action has run up to
+    /// its first wait (a webhook's request written, a signal sent). A trigger that never runs is announced
+    /// before the line that says so.
+    public func submit(_ trigger: ReloadTrigger, announce: (@Sendable () -> Void)? = nil) {
+        let announcement = ReloadAnnouncement(announce)
         guard !isShutDown else {
+            announcement()
             logger.debug("trigger after shutdown ignored", metadata: ["trigger": "\(trigger.sequence)"])
             return
         }
@@ -174,9 +185,10 @@ public actor ReloadPipeline {
                 ReloadOutcome(
                     trigger: older, result: .superseded, attempts: 0, duration: .zero,
                     failure: "replaced by trigger \(trigger.sequence) before it started", failedStep: nil),
-                ran: false, logger: logger.with(trigger: older.sequence))
+                ran: false, announcement: pendingAnnouncement, logger: logger.with(trigger: older.sequence))
         }
         pending = trigger
+        pendingAnnouncement = announcement
         backoffWait?.cancel()
         if worker == nil {
             worker = Task { await self.drain() }
@@ -188,6 +200,7 @@ public actor ReloadPipeline {
     public func shutdown() async {
         isShutDown = true
         if let dropped = pending {
+            pendingAnnouncement()
             logger.info("shutdown: pending reload dropped", metadata: ["trigger": "\(dropped.sequence)"])
             pending = nil
         }
@@ -200,23 +213,31 @@ public actor ReloadPipeline {
     /// Runs pending triggers until there are none. Only one drain exists at a time (`worker`).
     private func drain() async {
         while let trigger = pending {
+            let announcement = pendingAnnouncement
             pending = nil
-            guard let outcome = await run(trigger) else { break }  // cancelled by shutdown
+            pendingAnnouncement = ReloadAnnouncement(nil)
+            guard let outcome = await run(trigger, announcement: announcement) else {
+                announcement()  // cancelled by shutdown
+                break
+            }
             if outcome.result == .superseded, var newer = pending {
                 newer.firstCommitSeen = earliest(outcome.trigger.firstCommitSeen, newer.firstCommitSeen)
                 pending = newer
             }
-            finish(outcome, ran: true, logger: logger.with(trigger: trigger.sequence))
+            finish(outcome, ran: true, announcement: announcement, logger: logger.with(trigger: trigger.sequence))
         }
         worker = nil
     }
 
     /// One trigger's run: check, then actions with retries. Nil when shutdown cancelled it.
-    private func run(_ trigger: ReloadTrigger) async -> ReloadOutcome? {
+    private func run(_ trigger: ReloadTrigger, announcement: ReloadAnnouncement) async -> ReloadOutcome? {
         let clock = ContinuousClock()
         let started = clock.now
         let log = logger.with(trigger: trigger.sequence)
-        log.debug("reload started", metadata: ["change": "\(trigger.summary)"])
+        if log.logLevel <= .debug {
+            announcement()
+            log.debug("reload started", metadata: ["change": "\(trigger.summary)"])
+        }
 
         func outcome(_ result: ReloadResult, attempts: Int, failure: String? = nil, step: String? = nil)
             -> ReloadOutcome
@@ -231,6 +252,8 @@ public actor ReloadPipeline {
         }
 
         if let check {
+            // A check takes milliseconds at least; the announcement costs nothing next to it.
+            announcement()
             let checked = await Self.perform(check, for: trigger)
             if Task.isCancelled { return nil }
             switch checked {
@@ -249,8 +272,9 @@ public actor ReloadPipeline {
             var failed: (step: ReloadStep, error: any Error)?
             while next < actions.count {
                 let step = actions[next]
-                let result = await Self.perform(step, for: trigger)
+                let result = await Self.perform(step, for: trigger, announcing: announcement)
                 if Task.isCancelled { return nil }
+                announcement()
                 switch result {
                 case .success(let took):
                     log.debug(
@@ -295,8 +319,9 @@ public actor ReloadPipeline {
 
     /// Publishes, counts and logs a trigger's end — one line per result (a failed check's line is the
     /// check's result line, with its stderr); `ran` is false for a trigger replaced before it started.
-    private func finish(_ outcome: ReloadOutcome, ran: Bool, logger log: Logger) {
+    private func finish(_ outcome: ReloadOutcome, ran: Bool, announcement: ReloadAnnouncement, logger log: Logger) {
         metrics.record(outcome, ran: ran, completedAt: ContinuousClock.now)
+        announcement()
         var metadata: Logger.Metadata = [
             "result": "\(outcome.result.rawValue)",
             "attempts": "\(outcome.attempts)",
@@ -331,12 +356,23 @@ public actor ReloadPipeline {
     /// The step gets a task of its own, so that the timeout cancels the step and not the pipeline; the
     /// timeout is an event-loop timer, removed when the step ends first. This is on every reload's path,
     /// and one task and one timer cost less than a task group racing the step against a sleeping task.
-    private static func perform(_ step: ReloadStep, for trigger: ReloadTrigger) async -> Result<Duration, StepFailure> {
+    ///
+    /// `announcing`: the trigger's announcement, queued on the event loop by the step's task as it starts,
+    /// so that it runs once the step waits for the first time (after a webhook's request is written) — on
+    /// the one loop of podagent, in that order; elsewhere at about that time. The pipeline calls it again
+    /// (a no-op by then) before it logs anything about the step, which keeps the lines in order anyway.
+    private static func perform(
+        _ step: ReloadStep, for trigger: ReloadTrigger, announcing announcement: ReloadAnnouncement? = nil
+    ) async -> Result<Duration, StepFailure> {
         let clock = ContinuousClock()
         let started = clock.now
-        let task = Task { try await step.perform(trigger) }
+        let loop = MultiThreadedEventLoopGroup.singleton.any()
+        let task = Task {
+            if let announcement, !announcement.isDone { loop.execute { announcement() } }
+            try await step.perform(trigger)
+        }
         let timedOut = StepTimer()
-        let timer = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(
+        let timer = loop.scheduleTask(
             in: .nanoseconds(max(0, step.timeout.reloadNanoseconds))
         ) {
             timedOut.fire()
@@ -356,6 +392,24 @@ public actor ReloadPipeline {
         case .success: return .success(clock.now - started)
         case .failure(let error): return .failure(StepFailure(error: error, took: clock.now - started))
         }
+    }
+}
+
+/// A trigger's announcement (``ReloadPipeline/submit(_:announce:)``): runs its body the first time it is
+/// called, from whichever thread, and never again.
+final class ReloadAnnouncement: Sendable {
+    private let body: (@Sendable () -> Void)?
+    private let done = Atomic<Bool>(false)
+
+    init(_ body: (@Sendable () -> Void)?) {
+        self.body = body
+    }
+
+    var isDone: Bool { body == nil || done.load(ordering: .acquiring) }
+
+    func callAsFunction() {
+        guard let body, !done.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        body()
     }
 }
 

@@ -163,9 +163,11 @@ public enum HotReload {
 
         let serverTask = server.map { server in Task { try? await server.run() } }
         let feed = Task {
-            for await change in watcher.changes() {
-                await pipeline.submit(ReloadTrigger(sequence: change.sequence, firstCommitSeen: change.firstCommitSeen,
-                                                    summary: change.summary))
+            // The "change set" line is written by the pipeline once the reload is under way (see `submit`).
+            for await change in watcher.changes(logging: false) {
+                await pipeline.submit(
+                    ReloadTrigger(sequence: change.sequence, firstCommitSeen: change.firstCommitSeen, summary: change.summary),
+                    announce: { watcher.logDelivery(change) })
             }
         }
         let code = await end()

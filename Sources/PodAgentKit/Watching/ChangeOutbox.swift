@@ -158,7 +158,8 @@ final class ChangeOutbox: Sendable {
     }
 
     /// The next change set; nil once the watcher stopped or the calling task is cancelled.
-    func next() async -> ChangeSet? {
+    /// `logging`: write its "change set" line now (else the consumer does, with ``log(_:)``).
+    func next(logging: Bool = true) async -> ChangeSet? {
         while true {
             guard await waitForPending() else { return nil }
             let gate = state.withLock { state in state.lastDelivery.map { $0 + minInterval } }
@@ -166,14 +167,19 @@ final class ChangeOutbox: Sendable {
                 do { try await CancellableSleep.sleep(until: gate) } catch { return nil }
             }
             if let set = take() {
-                logger.info("change set", metadata: [
-                    "sequence": "\(set.sequence)",
-                    "volumes": .array(set.volumes.map { .string($0.directory) }),
-                    "summary": .string(set.summary),
-                ])
+                if logging { log(set) }
                 return set
             }
         }
+    }
+
+    /// The line that says a change set was delivered.
+    func log(_ set: ChangeSet) {
+        logger.info("change set", metadata: [
+            "sequence": "\(set.sequence)",
+            "volumes": .array(set.volumes.map { .string($0.directory) }),
+            "summary": .string(set.summary),
+        ])
     }
 
     private func take() -> ChangeSet? {

@@ -76,9 +76,21 @@ public final class ChangeWatcher: Sendable {
     /// failure just ends the stream; call `start()` first to get the error). Each set is computed when
     /// the consumer asks for it, so a slow consumer gets one set covering everything since the last.
     public func changes() -> AsyncStream<ChangeSet> {
+        changes(logging: true)
+    }
+
+    /// `changes()`, where each set's "change set" line is written when the consumer calls
+    /// ``logDelivery(_:)`` rather than as it is handed over: the hot-reload loop writes it once the
+    /// reload is under way, so that the log write does not delay the reload.
+    public func changes(logging: Bool) -> AsyncStream<ChangeSet> {
         launch()
         let outbox = self.outbox
-        return AsyncStream(unfolding: { await outbox.next() })
+        return AsyncStream(unfolding: { await outbox.next(logging: logging) })
+    }
+
+    /// Writes the "change set" line of `set`, for consumers of `changes(logging: false)`.
+    public func logDelivery(_ set: ChangeSet) {
+        outbox.log(set)
     }
 
     /// Watches until the calling task is cancelled (the shape of a ServiceLifecycle `Service.run()`),
