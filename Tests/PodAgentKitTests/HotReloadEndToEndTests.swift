@@ -92,6 +92,31 @@ struct HotReloadEndToEndTests {
         _ = await agent.stop()
     }
 
+    @Test func aGenerationCommittedDuringTheCheckIsCheckedBeforeAnythingIsReloaded() async throws {
+        let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
+        let volume = try Volume(dir.file("config"), "good-0")
+        let started = dir.file("check-started")
+        // The check reads the content, says so, then takes its time; what it judges is what it read.
+        let check = "c=$(cat '\(volume.path)/app.conf'); touch '\(started)'; sleep 0.6; "
+            + "case \"$c\" in good*) exit 0;; *) exit 1;; esac"
+        // A debounce longer than the check: the commit made during the check reaches the pipeline only
+        // after this run's check has ended, so only the run itself can notice it.
+        let (agent, record, port) = try await startWatch(
+            dir, volumes: [volume.path], extra: ["--debounce", "1s", "--check", check])
+        try volume.set("good-1")
+        #expect(await eventually { access(started, F_OK) == 0 }, "the check never ran: \(agent.log)")
+        try volume.set("bad")
+        #expect(await eventually { (metricValue(await scrape(port), "podagent_reloads_total{result=\"check_failed\"}") ?? 0) >= 1 },
+                "\(agent.log)")
+        try await Task.sleep(for: .milliseconds(2500))  // the debounced trigger for "bad" runs and fails too
+        #expect(lines(record).isEmpty, "reloaded content the check had not seen: \(lines(record)) \(agent.log)")
+        #expect(agent.log.contains("a new generation was committed during the check"))
+        #expect((metricValue(await scrape(port), "podagent_reloads_total{result=\"success\"}") ?? 0) == 0)
+        try volume.set("good-2")
+        #expect(await eventually { lines(record) == ["good-2 "] }, "\(agent.log)")
+        _ = await agent.stop()
+    }
+
     @Test func waitsForADirectoryThatAppearsLater() async throws {
         let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
         let late = dir.file("late")

@@ -186,6 +186,16 @@ public enum HotReload {
         var actions: [ReloadStep]
     }
 
+    /// How many times the check runs for one change while the kubelet keeps committing during it.
+    static let checkPasses = 3
+
+    /// The generation `..data` names in each directory; nil where there is none (a directory the kubelet
+    /// does not manage, or one that is not there). Such a directory's content is not compared around the
+    /// check: that would mean reading and hashing it twice more per reload.
+    static func committedGenerations(_ directories: [String]) -> [String?] {
+        directories.map { try? VolumeFS.readlink($0 + "/" + AtomicVolume.dataLinkName) }
+    }
+
     static func makeSteps(_ configuration: HotReloadConfiguration, child: ChildSupervisor?, logger: Logger) throws -> Steps {
         var check: ReloadStep?
         let render = configuration.render
@@ -195,14 +205,31 @@ public enum HotReload {
             // Rendering belongs to the check: a template that no longer renders blocks the reload like a
             // failing check does, and the check command sees the new outputs.
             let name = render == nil ? "check" : (argv == nil ? "render" : "render and check")
+            let directories = configuration.watch.directories.map(WatchConfiguration.absolute)
+            let passes = checkPasses
             // The step's own timeout is a backstop; the runner stops the command first and says so.
-            check = ReloadStep(name: name, timeout: timeout + .seconds(5)) { _ in
-                try render?.run(logger: logger)
-                guard let argv else { return }
-                let result = try await CommandRunner.run(argv, timeout: timeout)
-                guard result.status.isSuccess else {
-                    throw StepFailure("check `\(ShellWords.join(argv))` \(result.status): \(result.stderrText.trimmedForLog)")
+            check = ReloadStep(name: name, timeout: (timeout + .seconds(5)) * passes) { _ in
+                // The check must have seen what the actions will reload. The kubelet may commit a newer
+                // generation while it runs — one the watcher reports only after the debounce window, too
+                // late to stop this run's actions — so the check counts only if `..data` names the same
+                // generation after it as before it; otherwise the newer content is checked in turn.
+                for pass in 1...passes {
+                    let before = committedGenerations(directories)
+                    try render?.run(logger: logger)
+                    if let argv {
+                        let result = try await CommandRunner.run(argv, timeout: timeout)
+                        guard result.status.isSuccess else {
+                            throw StepFailure("check `\(ShellWords.join(argv))` \(result.status): \(result.stderrText.trimmedForLog)")
+                        }
+                    }
+                    if committedGenerations(directories) == before { return }
+                    if pass < passes {
+                        logger.info("a new generation was committed during the check; checking it", metadata: ["step": "\(name)"])
+                    }
                 }
+                throw StepFailure(
+                    "the kubelet committed a new generation during each of \(passes) checks; "
+                        + "not reloading content that no check has seen whole")
             }
         }
         let finder = ProcessFinder(procRoot: configuration.procRoot)
