@@ -324,6 +324,63 @@ extension WatchInotifySuites {
             await harness.stop()
         }
 
+        /// The mask of this process's kernel inotify watch on `path`'s inode, from /proc/self/fdinfo.
+        static func kernelWatchMask(_ path: String) -> InotifyMask? {
+            var info = stat()
+            guard stat(path, &info) == 0 else { return nil }
+            let inode = String(UInt64(info.st_ino), radix: 16)
+            let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+            for fd in fds where (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + fd)) == "anon_inode:inotify" {
+                guard let text = try? String(contentsOfFile: "/proc/self/fdinfo/" + fd, encoding: .utf8) else { continue }
+                for line in text.split(separator: "\n") where line.hasPrefix("inotify ") {
+                    let fields = Dictionary(line.split(separator: " ").compactMap { field -> (String, String)? in
+                        let parts = field.split(separator: ":", maxSplits: 1)
+                        return parts.count == 2 ? (String(parts[0]), String(parts[1])) : nil
+                    }, uniquingKeysWith: { first, _ in first })
+                    if fields["ino"] == inode, let mask = fields["mask"].flatMap({ UInt32($0, radix: 16) }) {
+                        return InotifyMask(rawValue: mask)
+                    }
+                }
+            }
+            return nil
+        }
+
+        @Test("a kubelet volume's watch leaves out what the kubelet does before its commit; a directory's watch follows its kind both ways")
+        func watchMaskFollowsTheDirectorysKind() async throws {
+            let volumes = try WatchVolumes()
+            defer { volumes.remove() }
+            let kubelet = try volumes.volume("kubelet", ["app.conf": "v1"])
+            let plain = volumes.sandbox.path("plain")
+            #expect(mkdir(plain, 0o755) == 0)
+            let harness = try await WatchHarness(Self.configuration([kubelet, plain]))
+            let early: InotifyMask = [.create, .attrib]
+            let kubeletMask = try #require(Self.kernelWatchMask(kubelet))
+            #expect(kubeletMask.contains(.movedTo) && kubeletMask.isDisjoint(with: early), "\(kubeletMask)")
+            let plainMask = try #require(Self.kernelWatchMask(plain))
+            #expect(plainMask.isSuperset(of: [.create, .closeWrite, .movedTo]), "\(plainMask)")
+
+            // The plain directory becomes a kubelet volume: its watch narrows, and still sees commits.
+            try volumes.write(plain, ["b.conf": "1"])
+            #expect(await harness.collector.wait(forCount: 1).count == 1)
+            #expect(await watchEventually { Self.kernelWatchMask(plain).map { $0.isDisjoint(with: early) } == true })
+            try volumes.write(plain, ["b.conf": "2"])
+            let second = await harness.collector.wait(forCount: 2)
+            #expect(second.count == 2 && second.last?.volumes.map(\.modified) == [["b.conf"]])
+
+            // The kubelet volume stops being one (`..data` removed) and a plain writer takes over: its
+            // watch widens, and a plain write is a change.
+            #expect(unlink(kubelet + "/..data") == 0)
+            #expect(await watchEventually { Self.kernelWatchMask(kubelet).map { $0.contains(.create) } == true })
+            try volumes.sandbox.write("kubelet/settings.conf", "x=1")
+            let sets = await harness.collector.wait { sets in
+                sets.contains { $0.volumes.contains { $0.directory == kubelet && $0.added.contains("settings.conf") } }
+            }
+            #expect(sets.contains { $0.volumes.contains { $0.directory == kubelet && $0.added.contains("settings.conf") } },
+                    "\(sets.map(\.summary))")
+            #expect(harness.errors == 0)
+            await harness.stop()
+        }
+
         @Test("--wait: a directory that does not exist yet is waited for, and its appearance is a change")
         func waitsForMissingDirectory() async throws {
             let volumes = try WatchVolumes()

@@ -197,6 +197,7 @@ struct WatchLoop {
             case .timer: await fireDeadlines(at: now)
             case .stop: break loop
             }
+            await matchWatchesToKinds(at: now)
             armTimer()
         }
         timer?.task.cancel()
@@ -366,10 +367,12 @@ struct WatchLoop {
         // that is created and deleted in a tight loop from holding the watcher.
         for _ in 0..<100 {
             if VolumeWatch.isDirectory(directory) {
+                let managed = VolumeWatch.exists(directory + "/" + AtomicVolume.dataLinkName)
                 do throws(InotifyError) {
                     let watch = try await subscription.watch(
-                        directory, mask: VolumeWatch.directoryMask, skippingGenerationEntries: true)
+                        directory, mask: VolumeWatch.mask(forManaged: managed), skippingGenerationEntries: true)
                     volumes[index].role = .watching(watch)
+                    volumes[index].watchedAsManaged = managed
                     volumes[index].identity = FileIdentity(directory)
                     if !initial { appeared(index, at: now) }
                     return nil
@@ -399,6 +402,24 @@ struct WatchLoop {
             }
         }
         return unwatchable(index, InotifyError(operation: "watch", path: directory, errno: EAGAIN))
+    }
+
+    /// A directory that became a kubelet volume (its first commit) or stopped being one (`..data` gone)
+    /// gets the watch for its new kind, once the read that told is done. Events between the old watch and
+    /// the new one are not seen, so the content is compared once more right after.
+    mutating func matchWatchesToKinds(at now: ContinuousClock.Instant) async {
+        for index in volumes.indices {
+            guard case .watching(let old) = volumes[index].role, !volumes[index].dirty,
+                volumes[index].quietDeadline == nil, volumes[index].managedByKubelet != volumes[index].watchedAsManaged
+            else { continue }
+            logger.debug("watch mask follows the directory's kind", metadata: [
+                "volume": .string(volumes[index].directory), "kubelet_volume": "\(volumes[index].managedByKubelet)",
+            ])
+            await subscription.unwatch(old)
+            volumes[index].role = .unwatchable
+            _ = await wait(for: index, at: now, initial: true)
+            if case .watching = volumes[index].role { changedOutOfSight(index, at: now) }
+        }
     }
 
     private mutating func unwatchable(_ index: Int, _ error: InotifyError) -> InotifyError {
