@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import Testing
 @testable import PodAgentKit
@@ -112,6 +113,30 @@ struct HotReloadEndToEndTests {
         #expect(lines(record).isEmpty, "reloaded content the check had not seen: \(lines(record)) \(agent.log)")
         #expect(agent.log.contains("a new generation was committed during the check"))
         #expect((metricValue(await scrape(port), "podagent_reloads_total{result=\"success\"}") ?? 0) == 0)
+        try volume.set("good-2")
+        #expect(await eventually { lines(record) == ["good-2 "] }, "\(agent.log)")
+        _ = await agent.stop()
+    }
+
+    @Test func aCheckThatNeverSeesTheSameGenerationTwiceBlocksTheReload() async throws {
+        let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
+        let volume = try Volume(dir.file("config"), "good-0")
+        let busy = dir.file("kubelet-busy")
+        // While `busy` exists, every check ends with the kubelet committing again: a new generation with
+        // the same bytes (no change of its own to report), as the kubelet does on a resync.
+        let v = volume.path
+        let check = "grep -q good '\(v)/app.conf' || exit 1; [ -e '\(busy)' ] || exit 0; "
+            + "g=$(mktemp -d '\(v)/..gen.XXXXXX') && cp '\(v)/..data/app.conf' \"$g/\" && "
+            + "ln -s \"$(basename \"$g\")\" '\(v)/..data_tmp' && mv -T '\(v)/..data_tmp' '\(v)/..data'"
+        let (agent, record, port) = try await startWatch(dir, volumes: [v], extra: ["--debounce", "0", "--check", check])
+        #expect(FileManager.default.createFile(atPath: busy, contents: nil))
+        try volume.set("good-1")
+        #expect(await eventually { metricValue(await scrape(port), "podagent_reloads_total{result=\"check_failed\"}") == 1 },
+                "\(agent.log)")
+        #expect(agent.log.contains("committed a new generation during each of 3 checks"))
+        #expect(lines(record).isEmpty, "reloaded although no check saw one generation whole: \(lines(record))")
+        // The kubelet settles: the next change goes through.
+        try FileManager.default.removeItem(atPath: busy)
         try volume.set("good-2")
         #expect(await eventually { lines(record) == ["good-2 "] }, "\(agent.log)")
         _ = await agent.stop()
