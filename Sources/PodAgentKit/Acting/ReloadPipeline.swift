@@ -396,20 +396,25 @@ public actor ReloadPipeline {
 }
 
 /// A trigger's announcement (``ReloadPipeline/submit(_:announce:)``): runs its body the first time it is
-/// called, from whichever thread, and never again.
+/// called, from whichever thread, and never again. A call returns only once the body has run, whoever ran
+/// it: the line that follows the call comes after the announcement's line.
 final class ReloadAnnouncement: Sendable {
     private let body: (@Sendable () -> Void)?
-    private let done = Atomic<Bool>(false)
+    private let done = Mutex(false)
 
     init(_ body: (@Sendable () -> Void)?) {
         self.body = body
     }
 
-    var isDone: Bool { body == nil || done.load(ordering: .acquiring) }
+    var isDone: Bool { body == nil || done.withLock { $0 } }
 
     func callAsFunction() {
-        guard let body, !done.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        body()
+        guard let body else { return }
+        done.withLock { done in
+            guard !done else { return }
+            done = true
+            body()
+        }
     }
 }
 
