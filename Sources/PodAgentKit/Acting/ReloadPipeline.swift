@@ -139,9 +139,7 @@ public actor ReloadPipeline {
     public nonisolated let outcomes: AsyncStream<ReloadOutcome>
 
     /// The newest trigger not yet started.
-    private var pending: ReloadTrigger?
-    /// `pending`'s announcement (see ``submit(_:announce:)``).
-    private var pendingAnnouncement = ReloadAnnouncement(nil)
+    private var pending: Pending?
     /// The task draining triggers; nil while idle, so an idle pipeline holds no task and no timer.
     private var worker: Task<Void, Never>?
     /// The backoff wait of the current run, cancelled by `submit` so a newer trigger starts promptly.
@@ -180,15 +178,14 @@ public actor ReloadPipeline {
         }
         var trigger = trigger
         if let older = pending {
-            trigger.firstCommitSeen = earliest(older.firstCommitSeen, trigger.firstCommitSeen)
+            trigger.firstCommitSeen = earliest(older.trigger.firstCommitSeen, trigger.firstCommitSeen)
             finish(
                 ReloadOutcome(
-                    trigger: older, result: .superseded, attempts: 0, duration: .zero,
+                    trigger: older.trigger, result: .superseded, attempts: 0, duration: .zero,
                     failure: "replaced by trigger \(trigger.sequence) before it started", failedStep: nil),
-                ran: false, announcement: pendingAnnouncement, logger: logger.with(trigger: older.sequence))
+                ran: false, announcement: older.announcement, logger: logger.with(trigger: older.trigger.sequence))
         }
-        pending = trigger
-        pendingAnnouncement = announcement
+        pending = Pending(trigger: trigger, announcement: announcement)
         backoffWait?.cancel()
         if worker == nil {
             worker = Task { await self.drain() }
@@ -200,8 +197,8 @@ public actor ReloadPipeline {
     public func shutdown() async {
         isShutDown = true
         if let dropped = pending {
-            pendingAnnouncement()
-            logger.info("shutdown: pending reload dropped", metadata: ["trigger": "\(dropped.sequence)"])
+            dropped.announcement()
+            logger.info("shutdown: pending reload dropped", metadata: ["trigger": "\(dropped.trigger.sequence)"])
             pending = nil
         }
         backoffWait?.cancel()
@@ -212,17 +209,14 @@ public actor ReloadPipeline {
 
     /// Runs pending triggers until there are none. Only one drain exists at a time (`worker`).
     private func drain() async {
-        while let trigger = pending {
-            let announcement = pendingAnnouncement
+        while let (trigger, announcement) = pending.map({ ($0.trigger, $0.announcement) }) {
             pending = nil
-            pendingAnnouncement = ReloadAnnouncement(nil)
             guard let outcome = await run(trigger, announcement: announcement) else {
                 announcement()  // cancelled by shutdown
                 break
             }
-            if outcome.result == .superseded, var newer = pending {
-                newer.firstCommitSeen = earliest(outcome.trigger.firstCommitSeen, newer.firstCommitSeen)
-                pending = newer
+            if outcome.result == .superseded, let newer = pending?.trigger {
+                pending?.trigger.firstCommitSeen = earliest(outcome.trigger.firstCommitSeen, newer.firstCommitSeen)
             }
             finish(outcome, ran: true, announcement: announcement, logger: logger.with(trigger: trigger.sequence))
         }
@@ -247,7 +241,7 @@ public actor ReloadPipeline {
                 failure: failure, failedStep: step)
         }
         func supersededOutcome(attempts: Int) -> ReloadOutcome? {
-            guard let newer = pending else { return nil }
+            guard let newer = pending?.trigger else { return nil }
             return outcome(.superseded, attempts: attempts, failure: "superseded by trigger \(newer.sequence)")
         }
 
@@ -393,6 +387,12 @@ public actor ReloadPipeline {
         case .failure(let error): return .failure(StepFailure(error: error, took: clock.now - started))
         }
     }
+}
+
+/// The newest trigger not yet started, with its announcement.
+private struct Pending {
+    var trigger: ReloadTrigger
+    let announcement: ReloadAnnouncement
 }
 
 /// A trigger's announcement (``ReloadPipeline/submit(_:announce:)``): runs its body the first time it is
