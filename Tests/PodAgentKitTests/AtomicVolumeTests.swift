@@ -160,6 +160,14 @@ struct AtomicVolumeTests {
         }
     }
 
+    @Test("a volume path that is a regular file is reported like a missing directory")
+    func volumePathIsAFile() throws {
+        try AtomicFixture.withVolume { root throws in
+            #expect(FileManager.default.createFile(atPath: root + "/file", contents: Data("x".utf8)))
+            #expect(throws: AtomicVolumeError.directoryMissing(path: root + "/file")) { try AtomicVolume.read(root + "/file") }
+        }
+    }
+
     @Test("a ..data that is a real directory is reported, not followed")
     func dataNotSymlink() throws {
         try AtomicFixture.withVolume { root throws in
