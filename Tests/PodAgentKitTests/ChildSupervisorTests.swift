@@ -172,6 +172,58 @@ struct ChildSupervisorTests {
         #expect(outcome.status == .exited(42))  // the app's own exit code, not podagent's
     }
 
+    @Test func sigintAndSigquitArePassedOnOnlyAndAnAppThatCatchesThemKeepsRunning() async throws {
+        let directory = ProcFixture.temporaryDirectory()
+        defer { ProcFixture.remove(directory) }
+        let log = directory + "/log"
+        // A JVM prints its threads on SIGQUIT and goes on; a REPL returns to its prompt on SIGINT.
+        let run = try ProcMiniRun(script: procRecordingApp(log: log, extra: "trap 'echo QUIT >> \(log)' QUIT"),
+                                  grace: .milliseconds(300))
+        #expect(await ProcFixture.eventually { ProcFixture.lines(log) == ["ready"] })
+        kill(run.process.pid, SIGQUIT)
+        #expect(await ProcFixture.eventually { ProcFixture.lines(log) == ["ready", "QUIT"] })
+        kill(run.process.pid, SIGINT)
+        #expect(await ProcFixture.eventually { ProcFixture.lines(log) == ["ready", "QUIT", "INT"] })
+        // Well past the grace period: had either signal counted as "stop", the app would have been
+        // SIGKILLed and podagent would have ended with it.
+        try await Task.sleep(for: .seconds(1))
+        kill(run.process.pid, SIGUSR1)
+        #expect(await ProcFixture.eventually { ProcFixture.lines(log) == ["ready", "QUIT", "INT", "USR1"] })
+        kill(run.process.pid, SIGTERM)
+        #expect(await run.process.wait().status == .exited(42))
+    }
+
+    @Test(.enabled("needs script(1) from util-linux to give the run a terminal") {
+        (try? await CommandRunner.run(["script", "-qec", "true", "/dev/null"], timeout: .seconds(10)))?.status == .exited(0)
+    })
+    func ctrlCOnATerminalReachesTheAppOnce() async throws {
+        let directory = ProcFixture.temporaryDirectory()
+        defer { ProcFixture.remove(directory) }
+        let log = directory + "/log"
+        let stop = directory + "/stop"
+        // The app counts SIGINTs without dying of them and ends when told to.
+        let app = "trap 'echo INT >> \(log)' INT; echo ready >> \(log); while [ ! -e \(stop) ]; do sleep 0.05; done; exit 0"
+        // script(1) runs the mini `podagent run` on a new terminal, in its foreground process group;
+        // once the app is ready, Ctrl-C (\003) is typed on that terminal.
+        let typist = "while ! grep -q ready \(log) 2>/dev/null; do sleep 0.05; done; printf '\\003'; "
+            + "while [ ! -e \(stop) ]; do sleep 0.05; done"
+        let command = "(\(typist)) | script -qec \(ShellWords.join([ShellWords.join(ProcFixture.reexecArgv())])) /dev/null"
+        let terminal = try ProcessSpawner.spawn(ProcessLaunch(
+            ["/bin/sh", "-c", command],
+            environment: ProcFixture.environment(adding: [
+                "PODAGENT_PROC_ROLE": "run", "PODAGENT_PROC_SCRIPT": app, "PODAGENT_PROC_GRACE_MS": "300",
+                "PODAGENT_PROC_REPORT": "",
+            ]),
+            stdout: .capture(limit: 65536), stderr: .capture(limit: 65536)))
+        #expect(await ProcFixture.eventually { ProcFixture.lines(log) == ["ready", "INT"] }, "\(ProcFixture.lines(log))")
+        // Time for a forwarded second copy to arrive, and for the (former) SIGKILL after the grace period.
+        try await Task.sleep(for: .seconds(1))
+        #expect(ProcFixture.lines(log) == ["ready", "INT"], "the app got Ctrl-C more than once")
+        ProcFixture.write(stop, "")
+        let outcome = await terminal.wait()
+        #expect(outcome.status == .exited(0), "\(outcome)")
+    }
+
     @Test func exitsWith128PlusNWhenASignalKillsTheApp() async throws {
         let run = try ProcMiniRun(script: "kill -9 $$")
         #expect(await run.process.wait().status == .exited(137))

@@ -23,16 +23,20 @@ import Synchronization
 ///   get). SIGHUP is forwarded rather than read as "reload podagent": podagent has no config of its
 ///   own to reload, and HUP is what the app itself understands as "reload" — which is also
 ///   podagent's default reload signal, so a manual `kill -HUP <podagent>` does what a change does.
-/// - Termination: after SIGTERM, SIGINT or SIGQUIT podagent starts no new child (a pending restart
-///   is abandoned), and if the child is still there after `stopGrace` it gets SIGKILL. podagent's
-///   own exit then follows the child's without delay.
+///   A terminal's SIGINT, SIGQUIT and SIGWINCH (Ctrl-C, Ctrl-\, a resize) are the exception: the
+///   kernel sends them to the whole foreground process group, which the app shares with podagent, so
+///   the app has its own copy and podagent does not send a second one.
+/// - Termination: only SIGTERM (and `stopSignal`, when that is another) asks for the end. After it
+///   podagent starts no new child (a pending restart is abandoned), and if the child is still there
+///   after `stopGrace` it gets SIGKILL. SIGINT and SIGQUIT are passed on and nothing more, as tini
+///   does: an app may catch them and go on (a JVM prints its threads on SIGQUIT, a REPL returns to its
+///   prompt on SIGINT). Either way podagent's own exit follows the child's without delay.
 /// - Zombies: when podagent is PID 1 the spawner reaps every orphan re-parented to it. When it is
 ///   not, it does not become a subreaper unless `adoptOrphans` is set (see
 ///   `ProcessSpawner.becomeSubreaper` for why that is off by default).
 /// - The app keeps podagent's stdin, stdout, stderr, process group and environment (unless
-///   `environment` is given), so its logs reach the container runtime as if it ran alone. On a
-///   terminal, Ctrl-C therefore reaches the app twice (from the terminal and forwarded); apps read
-///   the repeat as the same request.
+///   `environment` is given), so its logs reach the container runtime as if it ran alone, and on a
+///   terminal it reads the keyboard and gets Ctrl-C as it would alone.
 public final class ChildSupervisor: Sendable {
     /// How to run and steer the app.
     public struct Configuration: Sendable {
@@ -71,8 +75,12 @@ public final class ChildSupervisor: Sendable {
         }
     }
 
-    /// Signals that ask the app to end: after one, no new child is started.
-    public static let terminatingSignals: Set<Int32> = [SIGTERM, SIGINT, SIGQUIT]
+    /// Signals that ask the app to end for good: after one, no new child is started and SIGKILL follows
+    /// `stopGrace` later. SIGTERM, and the stop signal the app was configured with.
+    public var terminatingSignals: Set<Int32> { [SIGTERM, configuration.stopSignal] }
+
+    /// Signals a terminal sends to its whole foreground process group.
+    static let terminalGroupSignals: Set<Int32> = [SIGINT, SIGQUIT, SIGWINCH]
 
     public let configuration: Configuration
     private let logger: Logger
@@ -221,9 +229,9 @@ public final class ChildSupervisor: Sendable {
     public func forwardSignals() {
         state.withLock { state in
             guard state.forwarding == nil else { return }
-            let arrivals = SignalTrap.arrivals(of: configuration.forwardedSignals)
+            let arrivals = SignalTrap.deliveries(of: configuration.forwardedSignals)
             state.forwarding = Task { [self] in
-                for await signal in arrivals { forward(signal) }
+                for await arrival in arrivals { forward(arrival) }
             }
         }
     }
@@ -250,10 +258,16 @@ public final class ChildSupervisor: Sendable {
         ProcessLaunch(configuration.argv, environment: configuration.environment, stdin: .inherit, stdout: .inherit, stderr: .inherit)
     }
 
-    private func forward(_ signal: Int32) {
-        if Self.terminatingSignals.contains(signal) {
+    private func forward(_ arrival: SignalArrival) {
+        let signal = arrival.signal
+        if terminatingSignals.contains(signal) {
             logger.info("termination requested; passing it on to the app", metadata: ["signal": "\(SignalName.name(of: signal))"])
             terminate(signal)
+        } else if arrival.sentByKernel, Self.terminalGroupSignals.contains(signal), let pid = self.pid, getpgid(pid) == getpgrp() {
+            // The terminal signalled its foreground process group, and the app is in it: it has the
+            // signal already. A second copy would read as a second Ctrl-C ("force quit" to many apps).
+            logger.debug("signal from the terminal reached the app directly; not sent again",
+                         metadata: ["signal": "\(SignalName.name(of: signal))"])
         } else {
             do { try send(signal) } catch {
                 logger.debug("signal not forwarded: no app running", metadata: ["signal": "\(SignalName.name(of: signal))"])

@@ -32,7 +32,7 @@ final class ProcessEventThread: Sendable {
     struct State {
         var children: [Int32: ChildProcess] = [:]
         var captures: [Int32: Capture] = [:]
-        var observers: [Int32: [UInt64: @Sendable (Int32) -> Void]] = [:]
+        var observers: [Int32: [UInt64: @Sendable (SignalArrival) -> Void]] = [:]
         var nextObserver: UInt64 = 0
         var trapped: Set<Int32> = []
         var reapsAllChildren: Bool
@@ -84,7 +84,7 @@ final class ProcessEventThread: Sendable {
 
     // MARK: Signals
 
-    func observe(_ signals: [Int32], _ callback: @escaping @Sendable (Int32) -> Void) -> UInt64 {
+    func observe(_ signals: [Int32], _ callback: @escaping @Sendable (SignalArrival) -> Void) -> UInt64 {
         let token = state.withLock { state in
             state.nextObserver += 1
             for signal in Set(signals) {
@@ -129,18 +129,18 @@ final class ProcessEventThread: Sendable {
             if poll(&pollSet, nfds_t(pollSet.count), -1) < 0 {
                 continue  // EINTR: a handler ran on this thread and left its byte in the pipe
             }
-            var arrived: [Int32] = []
+            var arrived: [SignalArrival] = []
             var reapingDue = false
             if pollSet[0].revents != 0 {
                 while true {
                     let count = buffer.withUnsafeMutableBytes { read(wakeRead, $0.baseAddress, 256) }
                     if count <= 0 { break }
                     for byte in buffer[0..<count] {
-                        let signal = Int32(byte)
+                        let signal = Int32(byte & ~SignalArrival.kernelFlag)
                         if signal == 0 || signal == SIGCHLD {
                             reapingDue = true
                         } else {
-                            arrived.append(signal)
+                            arrived.append(SignalArrival(signal: signal, sentByKernel: byte & SignalArrival.kernelFlag != 0))
                         }
                     }
                 }
@@ -149,9 +149,9 @@ final class ProcessEventThread: Sendable {
                 readCapture(fd, capture, &buffer)
             }
             if reapingDue { reap(&buffer) }
-            for signal in arrived {
-                let callbacks = state.withLock { state in state.observers[signal].map { Array($0.values) } ?? [] }
-                for callback in callbacks { callback(signal) }
+            for arrival in arrived {
+                let callbacks = state.withLock { state in state.observers[arrival.signal].map { Array($0.values) } ?? [] }
+                for callback in callbacks { callback(arrival) }
             }
         }
     }

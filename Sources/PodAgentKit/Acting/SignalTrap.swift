@@ -32,10 +32,38 @@ public enum SignalTrap {
         precondition(!signals.contains(SIGKILL) && !signals.contains(SIGSTOP), "SIGKILL and SIGSTOP cannot be caught")
         let (stream, continuation) = AsyncStream<Int32>.makeStream()
         let events = ProcessEventThread.shared
-        let token = events.observe(signals) { signal in continuation.yield(signal) }
+        let token = events.observe(signals) { arrival in continuation.yield(arrival.signal) }
         continuation.onTermination = { _ in events.unobserve(token) }
         return stream
     }
+
+    /// Like ``arrivals(of:)``, with who sent each signal: a process (`kill`), or the kernel — which
+    /// for SIGINT, SIGQUIT and SIGWINCH means a terminal, signalling its whole foreground process group
+    /// (Ctrl-C, Ctrl-\, a resize).
+    public static func deliveries(of signals: [Int32]) -> AsyncStream<SignalArrival> {
+        precondition(!signals.contains(SIGKILL) && !signals.contains(SIGSTOP), "SIGKILL and SIGSTOP cannot be caught")
+        let (stream, continuation) = AsyncStream<SignalArrival>.makeStream()
+        let events = ProcessEventThread.shared
+        let token = events.observe(signals) { arrival in continuation.yield(arrival) }
+        continuation.onTermination = { _ in events.unobserve(token) }
+        return stream
+    }
+}
+
+/// One signal delivered to podagent.
+public struct SignalArrival: Sendable, Equatable {
+    public var signal: Int32
+    /// `si_code == SI_KERNEL`: the kernel sent it, not a process. A terminal's SIGINT (Ctrl-C), SIGQUIT
+    /// (Ctrl-\) and SIGWINCH go to every process of its foreground process group this way.
+    public var sentByKernel: Bool
+
+    public init(signal: Int32, sentByKernel: Bool) {
+        self.signal = signal
+        self.sentByKernel = sentByKernel
+    }
+
+    /// The high bit of the byte the handler writes: signal numbers end at 64.
+    static let kernelFlag: UInt8 = 0x80
 }
 
 // MARK: - The handler and what it may touch
@@ -65,6 +93,7 @@ private func trapHandler(_ signal: Int32, _ info: UnsafeMutablePointer<siginfo_t
         if unsafeBitCast(handler, to: Int.self) != 1 { handler(signal) }
     }
     var byte = UInt8(truncatingIfNeeded: signal)
+    if let info, info.pointee.si_code == 0x80 /* SI_KERNEL */ { byte |= SignalArrival.kernelFlag }
     _ = write(trapWakeDescriptor, &byte, 1)
     errno = savedErrno
 }
