@@ -87,6 +87,29 @@ struct ProcessCommandRunnerTests {
         }
     }
 
+    @Test func aCancelledCommandThatIgnoresSIGTERMIsKilledWithoutWaitingOutTheGracePeriod() async throws {
+        let directory = ProcFixture.temporaryDirectory()
+        defer { ProcFixture.remove(directory) }
+        let ready = directory + "/ready"
+        let started = ContinuousClock.now
+        let task = Task {
+            try await CommandRunner.run(
+                ["/bin/sh", "-c", "trap '' TERM; touch \(ready); while :; do sleep 0.05; done"],
+                timeout: .seconds(100), grace: .seconds(20))
+        }
+        #expect(await ProcFixture.eventually { ProcFixture.read(ready) != nil })
+        task.cancel()
+        let result = await task.result
+        if case .failure(let error as CommandError) = result {
+            #expect(error.kind == .cancelled)
+            #expect(error.result?.status == .signaled(SIGKILL))
+        } else {
+            Issue.record("not cancelled: \(result)")
+        }
+        // Not a performance check: 20 s would mean the shutdown waited out the timeout's grace period.
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
+
     @Test func backgroundGrandchildHoldingThePipeDoesNotDelayTheResult() async throws {
         let result = try await CommandRunner.run(
             ["/bin/sh", "-c", "sleep 30 & echo $!"], timeout: .seconds(20))
@@ -136,6 +159,21 @@ struct ProcessCommandRunnerTests {
             _ = try await CommandRunner.run([script], timeout: .seconds(5))
         }
         #expect(error?.kind == .notExecutable)
+        #expect(error?.exitCode == 126)
+    }
+
+    @Test func scriptWhoseInterpreterIsMissingSaysSoInsteadOfNotFound() async throws {
+        let directory = ProcFixture.temporaryDirectory()
+        defer { ProcFixture.remove(directory) }
+        let script = directory + "/reload"
+        ProcFixture.write(script, "#!/nonexistent/podagent-sh -e\necho hi\n", mode: 0o755)
+        let error = await #expect(throws: CommandError.self) {
+            _ = try await CommandRunner.run([script], timeout: .seconds(5))
+        }
+        #expect(error?.kind == .interpreterMissing("/nonexistent/podagent-sh"))
+        #expect(error?.exitCode == 127)
+        #expect(error?.description
+            == "cannot execute \(script): its #! line names /nonexistent/podagent-sh, which does not exist — install it or fix the #! line")
     }
 
     @Test func environmentIsPassed() async throws {

@@ -163,9 +163,11 @@ public final class ChildSupervisor: Sendable {
 
     /// Sends `signal` to the app. Throws `noSuchProcess` when there is no running child.
     public func send(_ signal: Int32) throws(SignalDeliveryError) {
-        let child = state.withLock { $0.child }
-        guard let child, child.send(signal) else {
-            throw SignalDeliveryError(kind: .noSuchProcess, pid: child?.pid ?? 0, signal: signal)
+        guard let child = state.withLock({ $0.child }) else {
+            throw SignalDeliveryError(kind: .appNotRunning, pid: 0, signal: signal)
+        }
+        guard child.send(signal) else {
+            throw SignalDeliveryError(kind: .noSuchProcess, pid: child.pid, signal: signal)
         }
         logger.debug("signal sent to app", metadata: ["pid": "\(child.pid)", "signal": "\(SignalName.name(of: signal))"])
     }
@@ -327,7 +329,9 @@ public final class ChildSupervisor: Sendable {
                 return true
             }
             if ended {
-                logger.info("app exited", metadata: ["pid": "\(child.pid)", "status": "\(outcome.status)"])
+                logger.info("app exited", metadata: [
+                    "pid": "\(child.pid)", "status": "\(outcome.status)", "exit_code": "\(outcome.status.shellCode)",
+                ])
                 resumeWaitersIfFinished()
             }
         }

@@ -40,6 +40,9 @@ public struct CommandError: Error, CustomStringConvertible, Sendable {
         case emptyCommand
         /// `argv[0]` is not in PATH, or an explicit path does not exist.
         case notFound
+        /// The file exists, but the interpreter its `#!` line names (or the loader a binary asks for)
+        /// does not.
+        case interpreterMissing(String?)
         /// The file exists but podagent may not execute it (mode, mount options, directory in PATH).
         case permissionDenied
         /// The file is not a binary and has no `#!` line.
@@ -68,6 +71,9 @@ public struct CommandError: Error, CustomStringConvertible, Sendable {
 
     init(spawnErrno: Int32, argv: [String]) {
         switch spawnErrno {
+        case ENOENT where Self.executablePath(argv.first ?? "") != nil:
+            // exec says ENOENT for the file it was told to run *or* for the interpreter it names.
+            self.init(.interpreterMissing(Self.interpreter(of: Self.executablePath(argv.first ?? "") ?? "")), argv: argv)
         case ENOENT, ENOTDIR: self.init(.notFound, argv: argv)
         case EACCES, EPERM: self.init(.permissionDenied, argv: argv)
         case ENOEXEC: self.init(.notExecutable, argv: argv)
@@ -75,11 +81,32 @@ public struct CommandError: Error, CustomStringConvertible, Sendable {
         }
     }
 
+    /// Where `program` is: itself when it has a slash, else the first match in PATH, as `posix_spawnp`
+    /// looks; nil when there is no such file.
+    static func executablePath(_ program: String) -> String? {
+        guard !program.isEmpty else { return nil }
+        if program.contains("/") { return access(program, F_OK) == 0 ? program : nil }
+        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = (directory.isEmpty ? "." : String(directory)) + "/" + program
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+
+    /// The interpreter named by a script's `#!` line, if it has one.
+    static func interpreter(of path: String) -> String? {
+        guard let bytes = try? VolumeFS.readFile(path, sizeHint: 255), bytes.starts(with: Array("#!".utf8)) else { return nil }
+        let line = bytes.dropFirst(2).prefix { $0 != UInt8(ascii: "\n") }
+        let words = line.split { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\r") }
+        return words.first.map { String(decoding: $0, as: UTF8.self) }
+    }
+
     /// The exit code a shell would report for this failure (127 not found, 126 cannot execute,
     /// 124 timed out, like coreutils `timeout`), for `podagent run` when its app cannot start.
     public var exitCode: Int32 {
         switch kind {
-        case .notFound: return 127
+        case .notFound, .interpreterMissing: return 127
         case .permissionDenied, .notExecutable: return 126
         case .timedOut: return 124
         default: return 1
@@ -99,8 +126,13 @@ public struct CommandError: Error, CustomStringConvertible, Sendable {
             return "command not found: \(program) is not in PATH (\(searchPath ?? "")) — install it or give its absolute path"
         case .permissionDenied:
             return "permission denied running \(program): podagent (uid \(geteuid())) may not execute it — check its mode (chmod +x), the mount (noexec) and the directories on its path"
+        case .interpreterMissing(let interpreter):
+            if let interpreter {
+                return "cannot execute \(program): its #! line names \(interpreter), which does not exist — install it or fix the #! line"
+            }
+            return "cannot execute \(program): it exists, but the loader or interpreter it needs does not (a binary built for another libc or architecture?)"
         case .notExecutable:
-            return "cannot execute \(program): it is not a binary and has no #! line — add one, or run it with --shell"
+            return "cannot execute \(program): it is not a binary and has no #! line — add one (--check and --exec also take --shell, to run through /bin/sh -c)"
         case .spawnFailed(let code):
             return "cannot start \(command): \(String(cString: strerror(code)))"
         case .timedOut(let after):
@@ -121,10 +153,13 @@ public struct CommandError: Error, CustomStringConvertible, Sendable {
 /// The command gets stdin from `/dev/null` and its own process group. On timeout (or cancellation of
 /// the calling task) the whole group gets SIGTERM, then SIGKILL if it is still there after `grace`,
 /// so `sh -c 'a | b'` leaves nothing running behind; then the call throws `.timedOut` (`.cancelled`)
-/// with what was captured.
+/// with what was captured. A cancelled command gets at most ``cancelGrace``: cancellation means
+/// podagent is shutting down or a newer change took over, and neither waits on it.
 public enum CommandRunner {
     /// 64 KiB per stream: enough for any config checker's complaint, small enough for a sidecar.
     public static let defaultOutputLimit = 64 * 1024
+    /// The longest a cancelled command may take after SIGTERM: podagent shuts down within a second.
+    public static let cancelGrace = Duration.milliseconds(500)
 
     public static func run(
         _ argv: [String],
@@ -156,9 +191,10 @@ public enum CommandRunner {
             let first = await group.next()!
             if first != .exited {
                 child.send(SIGTERM, toGroup: true)
+                let wait = first == .cancelled ? min(grace, cancelGrace) : grace
                 // Detached: the grace period must run even when the caller's task is cancelled.
                 let escalation = Task.detached {
-                    try? await CancellableSleep.sleep(for: grace)
+                    try? await CancellableSleep.sleep(for: wait)
                     if !Task.isCancelled { child.send(SIGKILL, toGroup: true) }
                 }
                 while let next = await group.next(), next != .exited {}

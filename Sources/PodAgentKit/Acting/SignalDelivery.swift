@@ -41,6 +41,8 @@ public struct SignalDeliveryError: Error, CustomStringConvertible, Sendable, Equ
         case invalidSignal
         case invalidTarget
         case failed(errno: Int32)
+        /// `podagent run`'s app is not running (it has exited, and podagent ends with it).
+        case appNotRunning
     }
 
     public var kind: Kind
@@ -61,6 +63,8 @@ public struct SignalDeliveryError: Error, CustomStringConvertible, Sendable, Equ
             return "refusing to send \(name) to PID \(pid): not a single process"
         case .failed(let code):
             return "cannot send \(name) to PID \(pid): \(String(cString: strerror(code)))"
+        case .appNotRunning:
+            return "cannot send \(name) to the app: it is not running (it exited; podagent ends with it)"
         }
     }
 }

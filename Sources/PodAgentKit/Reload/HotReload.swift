@@ -111,9 +111,8 @@ public enum HotReload {
         // Before start: a SIGTERM that arrives while the app starts is not lost.
         child.forwardSignals()
         return try await serve(configuration, child: child, logger: logger) {
-            let status = await child.wait()
-            logger.info("app exited", metadata: ["status": "\(status)", "exit_code": "\(status.shellCode)"])
-            return status.shellCode
+            // The supervisor has logged the exit ("app exited", with the status and exit code).
+            return await child.wait().shellCode
         }
     }
 
