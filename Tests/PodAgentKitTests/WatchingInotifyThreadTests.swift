@@ -197,6 +197,25 @@ extension WatchInotifySuites {
             await floodedSubscription.cancel()
             await bystanderSubscription.cancel()
         }
+
+        @Test("a command posted while the kernel queue is full still runs, though the overflow swallowed its doorbell event")
+        func commandPostedDuringOverflowRuns() async throws {
+            let sandbox = try WatchSandbox()
+            defer { sandbox.remove() }
+            let subscription = InotifyThread.shared.subscribe { _ in }
+            _ = try await subscription.watch(sandbox.path, mask: [.create, .delete])
+            let other = sandbox.path("other")
+            #expect(mkdir(other, 0o755) == 0)
+            let replied = WatchEventLog()
+            try await WatchFlood.overflow(sandbox.path) {
+                // The queue is full: this command rings the doorbell, and the kernel drops that event.
+                subscription.watch(other, mask: [.create]) { _ in
+                    replied.append(InotifyEvent(watch: nil, name: "replied", mask: [], cookie: 0, seen: .now))
+                }
+            }
+            #expect(await replied.wait(timeout: .seconds(5)) { !$0.isEmpty }, "the watch command never ran")
+            await subscription.cancel()
+        }
     }
 }
 

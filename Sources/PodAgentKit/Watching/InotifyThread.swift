@@ -266,6 +266,12 @@ final class InotifyThread: Sendable {
             }
             let copied = InotifyEvent(watch: nil, name: entry, mask: mask, cookie: cookie, seen: seen)
             registry.dispatch(copied, descriptor: descriptor)
+            if mask.contains(.queueOverflow) {
+                // The overflow may have swallowed the doorbell's event too: a command posted while the
+                // queue was full would otherwise wait for good, and its sender (the watch loop) with it.
+                drainDoorbell()
+                runCommands(&registry)
+            }
         }
     }
 
