@@ -144,6 +144,36 @@ struct HotReloadEndToEndTests {
         _ = await agent.stop()
     }
 
+    @Test func aRetryAfterTheKubeletCommittedAgainChecksTheNewContentFirst() async throws {
+        let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
+        let volume = try Volume(dir.file("config"), "good-0")
+        let failedOnce = dir.file("failed-once")
+        let record = dir.file("reloads.txt")
+        let port = freePort()
+        // The action fails its first attempt (the app was not ready, say); the retry comes 1 s later.
+        let action = "[ -e '\(failedOnce)' ] || { touch '\(failedOnce)'; exit 1; }; cat '\(volume.path)/app.conf' >> '\(record)'"
+        let agent = try E2EAgent(
+            ["watch", "--dir", volume.path, "--shell", "--check", "grep -q good '\(volume.path)/app.conf'",
+             "--exec", action, "--retry-backoff", "1s", "--debounce", "3s",
+             "--listen", "127.0.0.1:\(port)", "--log-format", "json"],
+            log: dir.file("podagent.log"))
+        #expect(await eventually {
+            (try? await CommandRunner.run(["curl", "-sf", "http://127.0.0.1:\(port)/readyz"], timeout: .seconds(3)))?.status.isSuccess == true
+        })
+        try volume.set("good-1")
+        // The check passed on good-1 and the action failed: the run waits to retry. The kubelet commits a
+        // broken config now; the watcher reports it only after its 3 s debounce, long after the retry.
+        #expect(await eventually(timeout: .seconds(15)) { access(failedOnce, F_OK) == 0 }, "\(agent.log)")
+        try volume.set("bad")
+        #expect(await eventually { (metricValue(await scrape(port), "podagent_reloads_total{result=\"check_failed\"}") ?? 0) >= 1 },
+                "\(agent.log)")
+        #expect(lines(record).isEmpty, "the retry reloaded content no check had passed: \(lines(record)) \(agent.log)")
+        #expect(agent.log.contains("the content changed since it was checked"))
+        try volume.set("good-2")
+        #expect(await eventually(timeout: .seconds(15)) { lines(record) == ["good-2"] }, "\(agent.log)")
+        _ = await agent.stop()
+    }
+
     @Test func waitsForADirectoryThatAppearsLater() async throws {
         let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
         let late = dir.file("late")

@@ -113,6 +113,9 @@ public struct ReloadOutcome: Sendable {
 ///    **from the failed action on**: the actions before it already succeeded on this same content, and
 ///    running them again would reload or restart the app once more and resend notifications for nothing.
 ///    The budget of attempts is per run; when it is used up the result is `failed`.
+///    a. No action runs on content the check has not seen: before every action but the first (and before
+///       every retry) `checkedContentIsCurrent` is asked, and when the kubelet has committed since the
+///       check, the check runs again on the newer content; if it fails, the run ends as `check_failed`.
 /// 4. A pending newer trigger ends the run at the next step boundary, as `superseded`: while it waits in
 ///    backoff the wait is cut short, and between steps no further step starts. The step in flight is
 ///    never cancelled for this, only by its own timeout: interrupting `nginx -s reload` or a webhook half
@@ -128,6 +131,8 @@ public struct ReloadOutcome: Sendable {
 /// created after `MetricsSystem.bootstrap`.
 public actor ReloadPipeline {
     private let check: ReloadStep?
+    /// Whether the content on disk is still what the last passing check saw (rule 3a).
+    private let checkedContentIsCurrent: (@Sendable () -> Bool)?
     private let actions: [ReloadStep]
     private let retry: RetryPolicy
     private let logger: Logger
@@ -151,8 +156,10 @@ public actor ReloadPipeline {
         actions: [ReloadStep],
         retry: RetryPolicy = .standard,
         logger: Logger,
-        metricsFactory: (any MetricsFactory)? = nil
+        metricsFactory: (any MetricsFactory)? = nil,
+        checkedContentIsCurrent: (@Sendable () -> Bool)? = nil
     ) {
+        self.checkedContentIsCurrent = checkedContentIsCurrent
         self.check = check
         self.actions = actions
         self.retry = retry
@@ -265,6 +272,17 @@ public actor ReloadPipeline {
         while true {
             var failed: (step: ReloadStep, error: any Error)?
             while next < actions.count {
+                // Right after the check the content is what it saw; before any later action (the next
+                // one, or a retry after a backoff of seconds) the kubelet may have committed again.
+                if let check, let isCurrent = checkedContentIsCurrent, next > 0 || attempt > 1, !isCurrent() {
+                    log.info("the content changed since it was checked; checking it again", metadata: ["step": "\(check.name)"])
+                    let rechecked = await Self.perform(check, for: trigger)
+                    if Task.isCancelled { return nil }
+                    if case .failure(let failure) = rechecked {
+                        return outcome(.checkFailed, attempts: attempt, failure: "\(failure.error)", step: check.name)
+                    }
+                    if let superseded = supersededOutcome(attempts: attempt) { return superseded }
+                }
                 let step = actions[next]
                 let result = await Self.perform(step, for: trigger, announcing: announcement)
                 if Task.isCancelled { return nil }

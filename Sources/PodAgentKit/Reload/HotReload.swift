@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Logging
+import Synchronization
 import NIOConcurrencyHelpers
 import Metrics
 import NIOPosix
@@ -139,7 +140,9 @@ public enum HotReload {
             }
         }
         let steps = try makeSteps(configuration, child: child, logger: logger)
-        let pipeline = ReloadPipeline(check: steps.check, actions: steps.actions, retry: configuration.retry, logger: logger)
+        let pipeline = ReloadPipeline(
+            check: steps.check, actions: steps.actions, retry: configuration.retry, logger: logger,
+            checkedContentIsCurrent: steps.checkedContentIsCurrent)
         let watcher = try ChangeWatcher(configuration.watch, logger: logger)
         try await watcher.start()
         readiness.markReady("watch")
@@ -183,6 +186,8 @@ public enum HotReload {
     struct Steps {
         var check: ReloadStep?
         var actions: [ReloadStep]
+        /// Whether the kubelet volumes still hold the generations the last passing check saw.
+        var checkedContentIsCurrent: (@Sendable () -> Bool)?
     }
 
     /// How many times the check runs for one change while the kubelet keeps committing during it.
@@ -197,6 +202,7 @@ public enum HotReload {
 
     static func makeSteps(_ configuration: HotReloadConfiguration, child: ChildSupervisor?, logger: Logger) throws -> Steps {
         var check: ReloadStep?
+        var checkedContentIsCurrent: (@Sendable () -> Bool)?
         let render = configuration.render
         if configuration.check != nil || render != nil {
             let argv = configuration.check
@@ -206,6 +212,10 @@ public enum HotReload {
             let name = render == nil ? "check" : (argv == nil ? "render" : "render and check")
             let directories = configuration.watch.directories.map(WatchConfiguration.absolute)
             let passes = checkPasses
+            let checked = Mutex<[String?]?>(nil)
+            // Between the check and an action the kubelet may commit again (an action's retry waits
+            // seconds); the pipeline asks this before each later action and checks the newer content first.
+            checkedContentIsCurrent = { checked.withLock { $0 } == committedGenerations(directories) }
             // The step's own timeout is a backstop; the runner stops the command first and says so.
             check = ReloadStep(name: name, timeout: (timeout + .seconds(5)) * passes) { _ in
                 // The check must have seen what the actions will reload. The kubelet may commit a newer
@@ -221,7 +231,10 @@ public enum HotReload {
                             throw StepFailure("check `\(ShellWords.join(argv))` \(result.status): \(result.stderrText.trimmedForLog)")
                         }
                     }
-                    if committedGenerations(directories) == before { return }
+                    if committedGenerations(directories) == before {
+                        checked.withLock { $0 = before }
+                        return
+                    }
                     if pass < passes {
                         logger.info("a new generation was committed during the check; checking it", metadata: ["step": "\(name)"])
                     }
@@ -278,7 +291,7 @@ public enum HotReload {
                 try child.reload()
             })
         }
-        return Steps(check: check, actions: actions)
+        return Steps(check: check, actions: actions, checkedContentIsCurrent: checkedContentIsCurrent)
     }
 }
 
