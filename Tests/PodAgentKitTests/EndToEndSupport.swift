@@ -13,11 +13,12 @@ final class E2EAgent: Sendable {
     let process: ChildProcess
     let logPath: String
 
-    init(_ arguments: [String], log: String) throws {
+    /// `prefix`: a command that execs the rest, such as `setpriv --reuid=…` to run podagent as another user.
+    init(_ arguments: [String], log: String, prefix: [String] = []) throws {
         logPath = log
         // exec: the child's pid is podagent's, so signals reach it directly.
         let script = "exec \"$0\" \"$@\" >'\(log)' 2>&1"
-        process = try ProcessSpawner.spawn(ProcessLaunch(["/bin/sh", "-c", script, podagentBinary] + arguments))
+        process = try ProcessSpawner.spawn(ProcessLaunch(["/bin/sh", "-c", script] + prefix + [podagentBinary] + arguments))
     }
 
     var log: String { readText(logPath) ?? "" }

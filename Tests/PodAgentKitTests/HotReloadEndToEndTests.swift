@@ -174,6 +174,53 @@ struct HotReloadEndToEndTests {
         _ = await agent.stop()
     }
 
+    @Test(.enabled("needs root, to run podagent as another user") { getuid() == 0 })
+    func aDirectoryThatCannotBeWatchedForAWhileIsWatchedAgainOnceItCanBe() async throws {
+        let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
+        #expect(chmod(dir.path, 0o755) == 0)
+        let volume = try Volume(dir.file("config"), "v1")
+        let record = dir.file("reloads.txt")
+        #expect(FileManager.default.createFile(atPath: record, contents: nil, attributes: [.posixPermissions: 0o666]))
+        // podagent as nobody; the volume is root's, readable by all, as a pod's volumes are.
+        let agent = try E2EAgent(
+            ["watch", "--dir", volume.path, "--debounce", "0", "--shell",
+             "--exec", "cat '\(volume.path)/app.conf' >> '\(record)'; echo >> '\(record)'", "--log-format", "json"],
+            log: dir.file("podagent.log"), prefix: ProcFixture.asNobody)
+        #expect(await eventually { agent.log.contains("\"watching\"") }, "\(agent.log)")
+        // The directory goes and comes back unreadable to podagent's user: inotify refuses the watch.
+        try FileManager.default.removeItem(atPath: volume.path)
+        #expect(mkdir(volume.path, 0o700) == 0)
+        #expect(await eventually { agent.log.contains("cannot watch directory; trying again later") }, "\(agent.log)")
+        // Then it is filled and made readable; no event says so (there is no watch): only a retry finds it.
+        try Volume(volume.path, "v2").set("v2")
+        #expect(chmod(volume.path, 0o755) == 0)
+        #expect(await eventually { lines(record) == ["v2"] }, "\(agent.log)")
+        _ = await agent.stop()
+    }
+
+    @Test(.enabled("needs root, to run podagent as another user") { getuid() == 0 })
+    func aReadThatFailsIsTriedAgainAndTheChangeIsNotLost() async throws {
+        let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
+        #expect(chmod(dir.path, 0o755) == 0)
+        let volume = try Volume(dir.file("config"), "v1")
+        let record = dir.file("reloads.txt")
+        #expect(FileManager.default.createFile(atPath: record, contents: nil, attributes: [.posixPermissions: 0o666]))
+        let agent = try E2EAgent(
+            ["watch", "--dir", volume.path, "--debounce", "0", "--shell",
+             "--exec", "cat '\(volume.path)/app.conf' >> '\(record)'; echo >> '\(record)'", "--log-format", "json"],
+            log: dir.file("podagent.log"), prefix: ProcFixture.asNobody)
+        #expect(await eventually { agent.log.contains("\"watching\"") }, "\(agent.log)")
+        // A generation podagent's user may not read (a secret with defaultMode 0600 and no fsGroup).
+        try volume.writer.write(["app.conf": FileProjection(data: Array("v2".utf8), mode: 0o600)])
+        #expect(await eventually { agent.log.contains("cannot read watched directory; trying again later") }, "\(agent.log)")
+        #expect(lines(record).isEmpty)
+        // Made readable in place, as a fix of the pod's securityContext would: no new commit, no event.
+        let generation = try #require(try? FileManager.default.destinationOfSymbolicLink(atPath: volume.path + "/..data"))
+        #expect(chmod(volume.path + "/" + generation + "/app.conf", 0o644) == 0)
+        #expect(await eventually { lines(record) == ["v2"] }, "\(agent.log)")
+        _ = await agent.stop()
+    }
+
     @Test func waitsForADirectoryThatAppearsLater() async throws {
         let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
         let late = dir.file("late")

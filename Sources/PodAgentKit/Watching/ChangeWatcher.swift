@@ -161,10 +161,20 @@ struct WatchLoop {
     var firstCommitSeen: ContinuousClock.Instant?
     var debounceDeadline: ContinuousClock.Instant?
     var retryDeadline: ContinuousClock.Instant?
+    /// When to try again what failed for a reason that may pass: a watch the kernel refused (ENOSPC from
+    /// the node-wide watch limit, EACCES) or a read that failed (EMFILE, EIO). Without it such a directory
+    /// would be left behind until the next queue overflow or commit.
+    var recoveryDeadline: ContinuousClock.Instant?
+    var recoveryDelay = WatchLoop.firstRecoveryDelay
+    /// While the first watches are placed: a failure then ends the watcher rather than being retried.
+    var establishing = false
     var timer: (deadline: ContinuousClock.Instant, task: Task<Void, Never>)?
 
     /// A read that found `..data` changing under it is retried this soon (the kubelet is mid-update).
     static let busyRetry = Duration.milliseconds(20)
+    /// Recovery attempts back off from this to `maxRecoveryDelay` while they keep failing.
+    static let firstRecoveryDelay = Duration.seconds(1)
+    static let maxRecoveryDelay = Duration.seconds(30)
     /// How many debounce windows (quiet periods) continuous activity may postpone a read.
     static let maxDelayFactor = 10
 
@@ -282,12 +292,30 @@ struct WatchLoop {
             retryDeadline = nil
             evaluate(at: now)
         }
+        if let deadline = recoveryDeadline, deadline <= now {
+            recoveryDeadline = nil
+            for index in volumes.indices {
+                guard case .unwatchable = volumes[index].role else { continue }
+                _ = await wait(for: index, at: now, initial: false)  // when it succeeds, the content is compared
+            }
+            if volumes.contains(where: \.dirty) { evaluate(at: now) }
+            // Whatever failed again has scheduled the next attempt, further out.
+            if recoveryDeadline == nil { recoveryDelay = Self.firstRecoveryDelay }
+        }
+    }
+
+    /// Arms the next recovery attempt, unless one is armed.
+    mutating func scheduleRecovery(at now: ContinuousClock.Instant) {
+        guard recoveryDeadline == nil else { return }
+        recoveryDeadline = now + recoveryDelay
+        recoveryDelay = min(recoveryDelay * 2, Self.maxRecoveryDelay)
     }
 
     /// Reads every directory committed since the last read and offers the result to the outbox, which
     /// diffs it against what the consumer last received.
     mutating func evaluate(at now: ContinuousClock.Instant) {
         var busy = false
+        var failed = false
         for index in volumes.indices where volumes[index].dirty {
             let directory = volumes[index].directory
             do throws(ContentReadError) {
@@ -301,22 +329,25 @@ struct WatchLoop {
                 // is compared again when it returns.
                 volumes[index].dirty = false
             } catch {
-                volumes[index].dirty = false
+                // Still dirty: read again later, so the change is not lost with this read.
+                failed = true
                 metrics.errors.increment()
-                logger.error("cannot read watched directory", metadata: ["volume": .string(directory), "error": "\(error)"])
+                logger.error("cannot read watched directory; trying again later",
+                             metadata: ["volume": .string(directory), "error": "\(error)"])
             }
         }
         if busy { retryDeadline = now + Self.busyRetry }
+        if failed { scheduleRecovery(at: now) }
         guard let first = firstCommitSeen else { return }
         outbox.publish(contents, firstCommitSeen: first)
-        if !busy { firstCommitSeen = nil }
+        if !busy && !failed { firstCommitSeen = nil }
     }
 
     // MARK: - timers
 
     /// Keeps exactly one sleeping task for the earliest pending deadline, and none when nothing is pending.
     mutating func armTimer() {
-        let next = ([debounceDeadline, retryDeadline] + volumes.map(\.quietDeadline)).compactMap { $0 }.min()
+        let next = ([debounceDeadline, retryDeadline, recoveryDeadline] + volumes.map(\.quietDeadline)).compactMap { $0 }.min()
         guard next != timer?.deadline else { return }
         timer?.task.cancel()
         timer = nil
@@ -333,6 +364,8 @@ struct WatchLoop {
 
     /// Watches every directory (or the ancestor of a missing one) and reads the baseline.
     mutating func establish() async throws(WatchError) {
+        establishing = true
+        defer { establishing = false }
         let now = ContinuousClock.now
         for index in volumes.indices {
             if let failure = await wait(for: index, at: now, initial: true) { throw WatchError(failure) }
@@ -425,7 +458,10 @@ struct WatchLoop {
     private mutating func unwatchable(_ index: Int, _ error: InotifyError) -> InotifyError {
         volumes[index].role = .unwatchable
         metrics.errors.increment()
-        logger.error("cannot watch directory", metadata: ["volume": .string(volumes[index].directory), "error": "\(error)"])
+        // At start-up the failure ends the watcher (`establish` throws it); later it is retried.
+        logger.error(establishing ? "cannot watch directory" : "cannot watch directory; trying again later",
+                     metadata: ["volume": .string(volumes[index].directory), "error": "\(error)"])
+        if !establishing { scheduleRecovery(at: .now) }
         return error
     }
 
