@@ -174,19 +174,25 @@ struct HotReloadEndToEndTests {
         _ = await agent.stop()
     }
 
-    @Test(.enabled("needs root, to run podagent as another user") { getuid() == 0 })
-    func aDirectoryThatCannotBeWatchedForAWhileIsWatchedAgainOnceItCanBe() async throws {
-        let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
+    /// `podagent watch` as nobody, the volume root's and readable by all, as a pod's volumes are; its exec
+    /// action appends the volume's `app.conf` to `record`, one line per reload.
+    func startWatchAsNobody(_ dir: TemporaryDirectory) async throws -> (E2EAgent, Volume, String) {
         #expect(chmod(dir.path, 0o755) == 0)
         let volume = try Volume(dir.file("config"), "v1")
         let record = dir.file("reloads.txt")
         #expect(FileManager.default.createFile(atPath: record, contents: nil, attributes: [.posixPermissions: 0o666]))
-        // podagent as nobody; the volume is root's, readable by all, as a pod's volumes are.
         let agent = try E2EAgent(
             ["watch", "--dir", volume.path, "--debounce", "0", "--shell",
              "--exec", "cat '\(volume.path)/app.conf' >> '\(record)'; echo >> '\(record)'", "--log-format", "json"],
             log: dir.file("podagent.log"), prefix: ProcFixture.asNobody)
         #expect(await eventually { agent.log.contains("\"watching\"") }, "\(agent.log)")
+        return (agent, volume, record)
+    }
+
+    @Test(.enabled("needs root, to run podagent as another user") { getuid() == 0 })
+    func aDirectoryThatCannotBeWatchedForAWhileIsWatchedAgainOnceItCanBe() async throws {
+        let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
+        let (agent, volume, record) = try await startWatchAsNobody(dir)
         // The directory goes and comes back unreadable to podagent's user: inotify refuses the watch.
         try FileManager.default.removeItem(atPath: volume.path)
         #expect(mkdir(volume.path, 0o700) == 0)
@@ -201,15 +207,7 @@ struct HotReloadEndToEndTests {
     @Test(.enabled("needs root, to run podagent as another user") { getuid() == 0 })
     func aReadThatFailsIsTriedAgainAndTheChangeIsNotLost() async throws {
         let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
-        #expect(chmod(dir.path, 0o755) == 0)
-        let volume = try Volume(dir.file("config"), "v1")
-        let record = dir.file("reloads.txt")
-        #expect(FileManager.default.createFile(atPath: record, contents: nil, attributes: [.posixPermissions: 0o666]))
-        let agent = try E2EAgent(
-            ["watch", "--dir", volume.path, "--debounce", "0", "--shell",
-             "--exec", "cat '\(volume.path)/app.conf' >> '\(record)'; echo >> '\(record)'", "--log-format", "json"],
-            log: dir.file("podagent.log"), prefix: ProcFixture.asNobody)
-        #expect(await eventually { agent.log.contains("\"watching\"") }, "\(agent.log)")
+        let (agent, volume, record) = try await startWatchAsNobody(dir)
         // A generation podagent's user may not read (a secret with defaultMode 0600 and no fsGroup).
         try volume.writer.write(["app.conf": FileProjection(data: Array("v2".utf8), mode: 0o600)])
         #expect(await eventually { agent.log.contains("cannot read watched directory; trying again later") }, "\(agent.log)")
