@@ -96,7 +96,15 @@ public struct CommandError: Error, CustomStringConvertible, Sendable {
 
     /// The interpreter named by a script's `#!` line, if it has one.
     static func interpreter(of path: String) -> String? {
-        guard let bytes = try? VolumeFS.readFile(path, sizeHint: 255), bytes.starts(with: Array("#!".utf8)) else { return nil }
+        // The first 256 bytes at most: the file may be a large binary whose loader is missing.
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard count > 2 else { return nil }
+        let bytes = buffer[0..<count]
+        guard bytes.starts(with: Array("#!".utf8)) else { return nil }
         let line = bytes.dropFirst(2).prefix { $0 != UInt8(ascii: "\n") }
         let words = line.split { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\r") }
         return words.first.map { String(decoding: $0, as: UTF8.self) }

@@ -93,7 +93,8 @@ private func trapHandler(_ signal: Int32, _ info: UnsafeMutablePointer<siginfo_t
         if unsafeBitCast(handler, to: Int.self) != 1 { handler(signal) }
     }
     var byte = UInt8(truncatingIfNeeded: signal)
-    if let info, info.pointee.si_code == 0x80 /* SI_KERNEL */ { byte |= SignalArrival.kernelFlag }
+    // Literals only: a static property could need lazy initialisation, which is not signal-safe.
+    if let info, info.pointee.si_code == 0x80 /* SI_KERNEL */ { byte |= 0x80 /* SignalArrival.kernelFlag */ }
     _ = write(trapWakeDescriptor, &byte, 1)
     errno = savedErrno
 }
