@@ -150,16 +150,28 @@ struct ProcessCommandRunnerTests {
         #expect(error?.description.hasPrefix("permission denied running \(script):") == true)
     }
 
-    @Test func scriptWithoutInterpreterLineIsNotExecutable() async throws {
+    @Test func scriptWithoutInterpreterLineRunsWithShLikeExecvp() async throws {
         let directory = ProcFixture.temporaryDirectory()
         defer { ProcFixture.remove(directory) }
         let script = directory + "/reload"
-        ProcFixture.write(script, "echo no interpreter line\n", mode: 0o755)
+        ProcFixture.write(script, "echo \"no interpreter line: $0 $1\"\n", mode: 0o755)
+        let result = try await CommandRunner.run([script, "arg"], timeout: .seconds(5))
+        #expect(result.status == .exited(0))
+        #expect(result.stdoutText == "no interpreter line: \(script) arg")
+    }
+
+    @Test func aBinaryTheKernelCannotRunIsAnExecFormatError() async throws {
+        let directory = ProcFixture.temporaryDirectory()
+        defer { ProcFixture.remove(directory) }
+        let binary = directory + "/app"
+        // An ELF header the kernel rejects, as it does a binary built for another architecture.
+        ProcFixture.write(binary, "\u{7F}ELF\u{2}\u{1}\u{1}\u{0}not really a binary\n", mode: 0o755)
         let error = await #expect(throws: CommandError.self) {
-            _ = try await CommandRunner.run([script], timeout: .seconds(5))
+            _ = try await CommandRunner.run([binary], timeout: .seconds(5))
         }
         #expect(error?.kind == .notExecutable)
         #expect(error?.exitCode == 126)
+        #expect(error?.description.contains("exec format error") == true)
     }
 
     @Test func scriptWhoseInterpreterIsMissingSaysSoInsteadOfNotFound() async throws {
@@ -173,7 +185,7 @@ struct ProcessCommandRunnerTests {
         #expect(error?.kind == .interpreterMissing("/nonexistent/podagent-sh"))
         #expect(error?.exitCode == 127)
         #expect(error?.description
-            == "cannot execute \(script): its #! line names /nonexistent/podagent-sh, which does not exist — install it or fix the #! line")
+            == "cannot execute \(script): the interpreter it needs, /nonexistent/podagent-sh, does not exist — install it or fix the #! line")
     }
 
     @Test func environmentIsPassed() async throws {

@@ -45,7 +45,7 @@ public struct CommandError: Error, CustomStringConvertible, Sendable {
         case interpreterMissing(String?)
         /// The file exists but podagent may not execute it (mode, mount options, directory in PATH).
         case permissionDenied
-        /// The file is not a binary and has no `#!` line.
+        /// The file is a binary the kernel cannot run: another architecture or ABI (`exec format error`).
         case notExecutable
         case spawnFailed(errno: Int32)
         /// Still running after the timeout; it was stopped (SIGTERM to its process group, SIGKILL
@@ -94,17 +94,27 @@ public struct CommandError: Error, CustomStringConvertible, Sendable {
         return nil
     }
 
-    /// The interpreter named by a script's `#!` line, if it has one.
-    static func interpreter(of path: String) -> String? {
-        // The first 256 bytes at most: the file may be a large binary whose loader is missing.
+    /// The first 256 bytes of a file at most: it may be a large binary.
+    private static func head(of path: String) -> ArraySlice<UInt8>? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: 256)
         let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard count > 2 else { return nil }
-        let bytes = buffer[0..<count]
-        guard bytes.starts(with: Array("#!".utf8)) else { return nil }
+        return count >= 0 ? buffer[0..<count] : nil
+    }
+
+    /// Whether the kernel's ENOEXEC for `path` means "a script without `#!`", which /bin/sh may run:
+    /// no NUL byte in its first line, as bash decides. An ELF file (another architecture) is not one.
+    static func isShellScript(_ path: String) -> Bool {
+        guard let bytes = head(of: path) else { return false }
+        if bytes.starts(with: [0x7F, 0x45, 0x4C, 0x46]) { return false }
+        return !bytes.prefix { $0 != UInt8(ascii: "\n") }.contains(0)
+    }
+
+    /// The interpreter named by a script's `#!` line, if it has one.
+    static func interpreter(of path: String) -> String? {
+        guard let bytes = head(of: path), bytes.count > 2, bytes.starts(with: Array("#!".utf8)) else { return nil }
         let line = bytes.dropFirst(2).prefix { $0 != UInt8(ascii: "\n") }
         let words = line.split { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\r") }
         return words.first.map { String(decoding: $0, as: UTF8.self) }
@@ -136,11 +146,11 @@ public struct CommandError: Error, CustomStringConvertible, Sendable {
             return "permission denied running \(program): podagent (uid \(geteuid())) may not execute it — check its mode (chmod +x), the mount (noexec) and the directories on its path"
         case .interpreterMissing(let interpreter):
             if let interpreter {
-                return "cannot execute \(program): its #! line names \(interpreter), which does not exist — install it or fix the #! line"
+                return "cannot execute \(program): the interpreter it needs, \(interpreter), does not exist — install it or fix the #! line"
             }
             return "cannot execute \(program): it exists, but the loader or interpreter it needs does not (a binary built for another libc or architecture?)"
         case .notExecutable:
-            return "cannot execute \(program): it is not a binary and has no #! line — add one (--check and --exec also take --shell, to run through /bin/sh -c)"
+            return "cannot execute \(program): exec format error — a binary for another architecture or ABI (an arm64 image on an amd64 node?)"
         case .spawnFailed(let code):
             return "cannot start \(command): \(String(cString: strerror(code)))"
         case .timedOut(let after):

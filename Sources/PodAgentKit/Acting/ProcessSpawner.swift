@@ -131,7 +131,16 @@ public enum ProcessSpawner {
             withCStringArray(environment) { envp in
                 events.state.withLock { state -> Result<ChildProcess, CommandError> in
                     var pid: pid_t = 0
-                    let result = posix_spawnp(&pid, program, &actions, &attributes, argv, envp)
+                    var result = posix_spawnp(&pid, program, &actions, &attributes, argv, envp)
+                    if result == ENOEXEC, let script = CommandError.executablePath(program), CommandError.isShellScript(script) {
+                        // A text file without `#!`: run it with /bin/sh, as execvp(3) — and so tini — does.
+                        result = withCStringArray(["/bin/sh", script] + launch.argv.dropFirst()) { shellArgv in
+                            posix_spawn(&pid, "/bin/sh", &actions, &attributes, shellArgv, envp)
+                        }
+                        if result == ENOENT {  // an image without a shell
+                            return .failure(CommandError(.interpreterMissing("/bin/sh (the script has no #! line)"), argv: launch.argv))
+                        }
+                    }
                     guard result == 0 else { return .failure(CommandError(spawnErrno: result, argv: launch.argv)) }
                     let child = ChildProcess(
                         pid: pid, argv: launch.argv, leadsProcessGroup: launch.newProcessGroup,
