@@ -1,3 +1,4 @@
+import Glibc
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
@@ -310,6 +311,48 @@ struct WebhookClientTests {
         await client.shutdown()
         await server.stop()
         #expect(server.seen.count == 1)
+    }
+
+    @Test func cancellingASendStuckInTheTCPConnectEndsItAtOnce() async throws {
+        // A listener whose accept queue is full: the kernel drops further SYNs, so a connect hangs.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) }
+        }
+        #expect(bound == 0 && listen(listener, 0) == 0)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        }
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        var fillers: [Int32] = []
+        defer { for filler in fillers { close(filler) } }
+        for _ in 0..<3 {
+            let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            _ = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(filler, $0, length) }
+            }
+            fillers.append(filler)
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        let client = WebhookClient()
+        let action = try WebhookAction(url: "http://127.0.0.1:\(port)/reload", timeout: .seconds(30), client: client)
+        let started = ContinuousClock.now
+        let send = Task { try await action.perform() }
+        try await Task.sleep(for: .milliseconds(500))
+        send.cancel()  // what shutdown does to the step in flight
+        let result = await send.result
+        // Not a performance check: 30 s would mean the shutdown waited out the connect timeout.
+        #expect(ContinuousClock.now - started < .seconds(10))
+        guard case .failure(let error as WebhookError) = result, error.reason == .cancelled else {
+            Issue.record("expected a cancelled send, got \(result)")
+            return
+        }
+        await client.shutdown()
     }
 
     @Test func urlParts() throws {

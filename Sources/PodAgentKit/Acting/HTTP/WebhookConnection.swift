@@ -27,24 +27,35 @@ final class WebhookConnection: Sendable {
     ) async throws(WebhookTransportError) -> WebhookConnection {
         let addresses: [SocketAddress]
         do {
-            addresses = try await WebhookAddressResolver.addresses(of: endpoint, on: loop, deadline: deadline).get()
+            // A cancelled task (shutdown) stops waiting for getaddrinfo, which cannot be interrupted.
+            addresses = try await WebhookAddressResolver.addresses(of: endpoint, on: loop, deadline: deadline)
+                .getUnlessCancelled()
         } catch {
             throw WebhookTransportError(error)
         }
         let serverHostname = endpoint.literalAddress == nil ? endpoint.host : nil
         var lastError = WebhookTransportError.connectionRefused
-        for address in addresses {
+        for (index, address) in addresses.enumerated() {
             let remaining = deadline - .now()
             guard remaining > .zero else { throw .timedOut }
+            // Each address left gets an equal share of the time left: one that drops packets must not
+            // use it all up before the next is tried (a name with an unreachable IPv6 address first).
+            let share = TimeAmount.nanoseconds(
+                max(remaining.nanoseconds / Int64(addresses.count - index), TimeAmount.milliseconds(250).nanoseconds))
             do {
                 // The handler is handed out of the initializer, not looked up later: a TLS handshake that
                 // fails at once empties the pipeline before a lookup could run, and its error is needed.
                 let added = NIOLockedValueBox<NIOLoopBound<WebhookExchangeHandler>?>(nil)
-                let channel = try await ClientBootstrap(group: loop)
-                    .connectTimeout(remaining)
+                // The channel being connected, so that a cancelled task (shutdown) can close it rather than
+                // wait for the connect to time out.
+                let connecting = NIOLockedValueBox<(any Channel)?>(nil)
+                let cancelled = NIOLockedValueBox(false)
+                let connect = ClientBootstrap(group: loop)
+                    .connectTimeout(min(share, remaining))
                     .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                     .channelInitializer { channel in
-                        channel.eventLoop.makeCompletedFuture {
+                        connecting.withLockedValue { $0 = channel }
+                        return channel.eventLoop.makeCompletedFuture {
                             let pipeline = channel.pipeline.syncOperations
                             if let tls {
                                 try pipeline.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverHostname))
@@ -58,12 +69,20 @@ final class WebhookConnection: Sendable {
                             added.withLockedValue { $0 = NIOLoopBound(handler, eventLoop: channel.eventLoop) }
                         }
                     }
-                    .connect(to: address).get()
+                    .connect(to: address)
+                // Connected after all, but for nobody: close it.
+                connect.whenSuccess { channel in if cancelled.withLockedValue({ $0 }) { channel.close(promise: nil) } }
+                let channel = try await connect.getUnlessCancelled {
+                    cancelled.withLockedValue { $0 = true }
+                    connecting.withLockedValue { $0 }?.close(promise: nil)
+                }
                 guard let handler = added.withLockedValue({ $0 }) else { throw ChannelError.inappropriateOperationForState }
                 return WebhookConnection(endpoint: endpoint, channel: channel, handler: handler)
             } catch {
                 lastError = WebhookTransportError(error)
-                if lastError == .timedOut { throw lastError }
+                if lastError == .cancelled { throw lastError }
+                // This address's share ran out; the next one gets the rest, unless nothing is left.
+                if lastError == .timedOut && (index == addresses.count - 1 || deadline <= .now()) { throw lastError }
             }
         }
         throw lastError
@@ -98,5 +117,20 @@ final class WebhookConnection: Sendable {
 
     func close() {
         channel.close(promise: nil)
+    }
+}
+
+extension EventLoopFuture where Value: Sendable {
+    /// `get()` that stops waiting as soon as the calling task is cancelled, throwing
+    /// `WebhookTransportError.cancelled`; `onCancel` may stop the work behind the future.
+    func getUnlessCancelled(onCancel: @escaping @Sendable () -> Void = {}) async throws -> Value {
+        let relay = eventLoop.makePromise(of: Value.self)
+        cascade(to: relay)
+        return try await withTaskCancellationHandler {
+            try await relay.futureResult.get()
+        } onCancel: {
+            relay.fail(WebhookTransportError.cancelled)  // ignored when the future completed first
+            onCancel()
+        }
     }
 }
