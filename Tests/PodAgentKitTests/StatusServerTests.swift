@@ -17,12 +17,16 @@ struct ObsServerFixture {
     let readiness: Readiness
     let server: StatusServer
 
-    init(readiness: Readiness = Readiness(), eventLoopGroup: (any EventLoopGroup)? = nil) async throws {
+    init(
+        readiness: Readiness = Readiness(), eventLoopGroup: (any EventLoopGroup)? = nil,
+        limits: StatusServerLimits = StatusServerLimits()
+    ) async throws {
         factory = MetricsSetup.makeFactory(registry: registry)
         self.readiness = readiness
         server = try await StatusServer.bind(
             to: ListenAddress(host: "127.0.0.1", port: 0), registry: registry, readiness: readiness,
-            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), eventLoopGroup: eventLoopGroup)
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), eventLoopGroup: eventLoopGroup,
+            limits: limits)
     }
 
     var port: Int { server.boundPort }
@@ -266,6 +270,74 @@ struct StatusServerTests {
         let raw = ObsHTTP.readToEnd(fd)
         #expect(raw.ranges(of: "HTTP/1.1 200 OK").count == 2, "\(raw)")
         #expect(raw.hasSuffix("ready\n"))
+    }
+
+    @Test("A client that sends requests without reading the answers is disconnected, not buffered for")
+    func clientThatDoesNotRead() async throws {
+        let fixture = try await ObsServerFixture()
+        defer { Task { await fixture.server.close() } }
+        let fd = try #require(ObsHTTP.connect(port: fixture.port))
+        defer { close(fd) }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        let requests = Array(String(repeating: "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", count: 1000).utf8)
+        var sent = 0
+        var closedByServer = false
+        let deadline = ContinuousClock.now + .seconds(20)
+        // Without a limit the server reads on and holds every answer: this loop would send all 50 MB.
+        sendLoop: while sent < 50_000_000 && ContinuousClock.now < deadline {
+            let count = requests.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if count > 0 {
+                sent += count
+                continue
+            }
+            switch errno {
+            case EAGAIN:
+                var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                _ = poll(&poller, 1, 100)
+                if poller.revents & Int16(POLLERR | POLLHUP) != 0 { closedByServer = true; break sendLoop }
+            case ECONNRESET, EPIPE:
+                closedByServer = true
+                break sendLoop
+            default:
+                Issue.record("send failed: \(errno)")
+                break sendLoop
+            }
+        }
+        #expect(closedByServer, "still connected after \(sent) bytes of requests")
+        // And the server answers others as before.
+        let other = try #require(ObsHTTP.connect(port: fixture.port))
+        defer { close(other) }
+        ObsHTTP.send(other, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(ObsHTTP.readToEnd(other).hasPrefix("HTTP/1.1 200 OK"))
+    }
+
+    @Test("A connection that does not complete a request in time is closed; so is one over the limit")
+    func requestTimeoutAndConnectionLimit() async throws {
+        var limits = StatusServerLimits()
+        limits.requestTimeout = .milliseconds(500)
+        limits.maxConnections = 2
+        let fixture = try await ObsServerFixture(limits: limits)
+        defer { Task { await fixture.server.close() } }
+        // Half a request, then nothing (slowloris).
+        let slow = try #require(ObsHTTP.connect(port: fixture.port))
+        defer { close(slow) }
+        ObsHTTP.send(slow, "GET /healthz HTTP/1.1\r\nHo")
+        let kept = try #require(ObsHTTP.connect(port: fixture.port))
+        defer { close(kept) }
+        // A third connection while two are open: closed at once, without an answer.
+        try await Task.sleep(for: .milliseconds(100))
+        let third = try #require(ObsHTTP.connect(port: fixture.port))
+        defer { close(third) }
+        ObsHTTP.send(third, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(ObsHTTP.readToEnd(third) == "")
+        // The slow one is closed after the timeout, having received nothing.
+        #expect(ObsHTTP.readToEnd(slow) == "")
+        // With the slow ones gone there is room again.
+        try await Task.sleep(for: .milliseconds(700))
+        let fourth = try #require(ObsHTTP.connect(port: fixture.port))
+        defer { close(fourth) }
+        ObsHTTP.send(fourth, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(ObsHTTP.readToEnd(fourth).hasPrefix("HTTP/1.1 200 OK"))
     }
 
     @Test("':PORT' listens on every interface, so loopback IPv4 reaches it")

@@ -24,8 +24,9 @@ import ServiceLifecycle
 /// before it spawns a child or watches anything. The server answers from the moment it is
 /// bound; ``run()`` only decides how long it lives.
 ///
-/// Idle cost: one event-loop thread blocked in `epoll_wait` with no timers (NIO schedules none
-/// for a listening socket or an idle keep-alive connection), so no wakeups between requests.
+/// Idle cost: one event-loop thread blocked in `epoll_wait` with no timers (NIO schedules none for a
+/// listening socket), so no wakeups without clients. An open connection has one timer, its
+/// ``StatusServerLimits/requestTimeout``, which ends it when no request comes.
 /// (A process whose Swift Concurrency runs on libdispatch's global queues still wakes once a
 /// second: libdispatch's Linux thread-pool monitor. Not this server's doing; NIO can take over
 /// as the global executor to avoid it.)
@@ -61,23 +62,29 @@ public final class StatusServer: Service, Sendable {
         registry: PrometheusCollectorRegistry,
         readiness: Readiness,
         logger: Logger,
-        eventLoopGroup: (any EventLoopGroup)? = nil
+        eventLoopGroup: (any EventLoopGroup)? = nil,
+        limits: StatusServerLimits = StatusServerLimits()
     ) async throws(StatusServerError) -> StatusServer {
         let ownedGroup = eventLoopGroup == nil ? MultiThreadedEventLoopGroup(numberOfThreads: 1) : nil
         let group: any EventLoopGroup = eventLoopGroup ?? ownedGroup!
         let routes = StatusRoutes(registry: registry, readiness: readiness)
-        let connections = ConnectionSet()
+        let connections = ConnectionSet(limit: limits.maxConnections)
         let requestLogger = logger
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)
             // Lets a restarted podagent bind while connections of the previous one sit in TIME_WAIT.
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                connections.add(channel)
+                guard connections.add(channel) else {
+                    // Over the limit: a client opening connections without end must not use up podagent's
+                    // file descriptors, which its watches and reloads need.
+                    requestLogger.debug("status connection refused: too many open", metadata: ["limit": "\(limits.maxConnections)"])
+                    return channel.close()
+                }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(
-                        StatusRequestHandler(routes: routes, logger: requestLogger))
+                        StatusRequestHandler(routes: routes, logger: requestLogger, requestTimeout: limits.requestTimeout))
                 }
             }
             .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -220,18 +227,63 @@ struct StatusRoutes: Sendable {
     }
 }
 
+/// What one client may make the status endpoint hold. Probes and Prometheus stay far below these;
+/// a client that does not stays from podagent's memory and file descriptors.
+public struct StatusServerLimits: Sendable {
+    /// Open connections at once; further ones are closed on accept.
+    public var maxConnections = 128
+    /// Time to send a complete request, from the connection's start or the previous answer; then the
+    /// connection is closed. It also ends idle keep-alive connections (Prometheus reconnects).
+    public var requestTimeout = TimeAmount.seconds(30)
+
+    public init() {}
+}
+
 /// Turns HTTP request parts into ``StatusRoutes`` answers; one per connection.
+///
+/// A client that sends requests without reading the answers is disconnected once podagent's unsent
+/// bytes for it pass the channel's high watermark (64 KiB): its answers would otherwise pile up in memory.
 final class StatusRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
     private let routes: StatusRoutes
     private let logger: Logger
+    private let requestTimeout: TimeAmount
     private var request: HTTPRequestHead?
+    private var timeout: Scheduled<Void>?
 
-    init(routes: StatusRoutes, logger: Logger) {
+    init(routes: StatusRoutes, logger: Logger, requestTimeout: TimeAmount) {
         self.routes = routes
         self.logger = logger
+        self.requestTimeout = requestTimeout
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { armTimeout(context: context) }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timeout?.cancel()
+        timeout = nil
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timeout?.cancel()
+        timeout = nil
+        context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if !context.channel.isWritable {
+            logger.debug("status client does not read its answers; closing the connection")
+            context.close(promise: nil)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func armTimeout(context: ChannelHandlerContext) {
+        timeout?.cancel()
+        let channel = context.channel
+        timeout = context.eventLoop.assumeIsolated().scheduleTask(in: requestTimeout) { channel.close(promise: nil) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -245,6 +297,7 @@ final class StatusRequestHandler: ChannelInboundHandler, RemovableChannelHandler
             guard let head = request else { return }
             request = nil
             respond(to: head, context: context)
+            armTimeout(context: context)  // the next request on this connection has as long
         }
     }
 
@@ -281,14 +334,23 @@ final class StatusRequestHandler: ChannelInboundHandler, RemovableChannelHandler
 /// listening socket leaves accepted ones open, and a shared event loop would keep them alive).
 final class ConnectionSet: Sendable {
     private let open = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
+    private let limit: Int
 
-    /// Tracks `channel` until it closes.
-    func add(_ channel: any Channel) {
+    init(limit: Int = .max) { self.limit = limit }
+
+    /// Tracks `channel` until it closes; false (and not tracked) when `limit` are open already.
+    func add(_ channel: any Channel) -> Bool {
         let key = ObjectIdentifier(channel)
-        open.withLockedValue { $0[key] = channel }
+        let added = open.withLockedValue { open in
+            guard open.count < limit else { return false }
+            open[key] = channel
+            return true
+        }
+        guard added else { return false }
         channel.closeFuture.whenComplete { [open] _ in
             _ = open.withLockedValue { $0.removeValue(forKey: key) }
         }
+        return true
     }
 
     func closeAll() async {
