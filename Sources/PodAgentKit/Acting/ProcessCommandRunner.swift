@@ -71,10 +71,13 @@ public struct CommandError: Error, CustomStringConvertible, Sendable {
 
     init(spawnErrno: Int32, argv: [String]) {
         switch spawnErrno {
-        case ENOENT where Self.executablePath(argv.first ?? "") != nil:
-            // exec says ENOENT for the file it was told to run *or* for the interpreter it names.
-            self.init(.interpreterMissing(Self.interpreter(of: Self.executablePath(argv.first ?? "") ?? "")), argv: argv)
-        case ENOENT, ENOTDIR: self.init(.notFound, argv: argv)
+        case ENOENT, ENOTDIR:
+            // exec says ENOENT for the file it was told to run *or* for the interpreter that file names.
+            if spawnErrno == ENOENT, let path = Self.executablePath(argv.first ?? "") {
+                self.init(.interpreterMissing(Self.interpreter(of: path)), argv: argv)
+            } else {
+                self.init(.notFound, argv: argv)
+            }
         case EACCES, EPERM: self.init(.permissionDenied, argv: argv)
         case ENOEXEC: self.init(.notExecutable, argv: argv)
         default: self.init(.spawnFailed(errno: spawnErrno), argv: argv)

@@ -127,33 +127,49 @@ public enum ProcessSpawner {
             variables.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         } ?? inheritedEnvironment()
 
-        let spawned: Result<ChildProcess, CommandError> = withCStringArray(launch.argv) { argv in
-            withCStringArray(environment) { envp in
-                events.state.withLock { state -> Result<ChildProcess, CommandError> in
-                    var pid: pid_t = 0
-                    var result = posix_spawnp(&pid, program, &actions, &attributes, argv, envp)
-                    if result == ENOEXEC, let script = CommandError.executablePath(program), CommandError.isShellScript(script) {
-                        // A text file without `#!`: run it with /bin/sh, as execvp(3) — and so tini — does.
-                        result = withCStringArray(["/bin/sh", script] + launch.argv.dropFirst()) { shellArgv in
-                            posix_spawn(&pid, "/bin/sh", &actions, &attributes, shellArgv, envp)
+        /// One `posix_spawn(p)`; the child is registered under the event thread's lock, so its SIGCHLD cannot
+        /// be reaped before it is known. Returns the child, or the errno of the failed spawn.
+        func start(_ path: String, _ arguments: [String], searchingPATH: Bool) -> (ChildProcess?, Int32) {
+            withCStringArray(arguments) { argv in
+                withCStringArray(environment) { envp in
+                    events.state.withLock { state -> (ChildProcess?, Int32) in
+                        var pid: pid_t = 0
+                        let result = searchingPATH
+                            ? posix_spawnp(&pid, path, &actions, &attributes, argv, envp)
+                            : posix_spawn(&pid, path, &actions, &attributes, argv, envp)
+                        guard result == 0 else { return (nil, result) }
+                        let child = ChildProcess(
+                            pid: pid, argv: launch.argv, leadsProcessGroup: launch.newProcessGroup,
+                            stdoutLimit: pipes.first { $0.stream == .stdout }?.limit ?? 0,
+                            stderrLimit: pipes.first { $0.stream == .stderr }?.limit ?? 0)
+                        state.children[pid] = child
+                        for pipe in pipes {
+                            _ = fcntl(pipe.read, F_SETFL, O_NONBLOCK)
+                            state.captures[pipe.read] = .init(child: child, stream: pipe.stream)
                         }
-                        if result == ENOENT {  // an image without a shell
-                            return .failure(CommandError(.interpreterMissing("/bin/sh (the script has no #! line)"), argv: launch.argv))
-                        }
+                        return (child, 0)
                     }
-                    guard result == 0 else { return .failure(CommandError(spawnErrno: result, argv: launch.argv)) }
-                    let child = ChildProcess(
-                        pid: pid, argv: launch.argv, leadsProcessGroup: launch.newProcessGroup,
-                        stdoutLimit: pipes.first { $0.stream == .stdout }?.limit ?? 0,
-                        stderrLimit: pipes.first { $0.stream == .stderr }?.limit ?? 0)
-                    state.children[pid] = child
-                    for pipe in pipes {
-                        _ = fcntl(pipe.read, F_SETFL, O_NONBLOCK)
-                        state.captures[pipe.read] = .init(child: child, stream: pipe.stream)
-                    }
-                    return .success(child)
                 }
             }
+        }
+
+        var (started, failure) = start(program, launch.argv, searchingPATH: true)
+        let spawned: Result<ChildProcess, CommandError>
+        if let started {
+            spawned = .success(started)
+        } else if failure == ENOEXEC, let script = CommandError.executablePath(program), CommandError.isShellScript(script) {
+            // A text file without `#!`: run it with /bin/sh, as execvp(3) — and so tini — does. (Its first
+            // bytes are read here, outside the event thread's lock.)
+            (started, failure) = start("/bin/sh", ["/bin/sh", script] + launch.argv.dropFirst(), searchingPATH: false)
+            if let started {
+                spawned = .success(started)
+            } else if failure == ENOENT {  // an image without a shell
+                spawned = .failure(CommandError(.interpreterMissing("/bin/sh (the script has no #! line)"), argv: launch.argv))
+            } else {
+                spawned = .failure(CommandError(spawnErrno: failure, argv: launch.argv))
+            }
+        } else {
+            spawned = .failure(CommandError(spawnErrno: failure, argv: launch.argv))
         }
         switch spawned {
         case .success(let child):
