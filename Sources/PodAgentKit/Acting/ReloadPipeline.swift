@@ -216,8 +216,9 @@ public actor ReloadPipeline {
 
     /// Runs pending triggers until there are none. Only one drain exists at a time (`worker`).
     private func drain() async {
-        while let (trigger, announcement) = pending.map({ ($0.trigger, $0.announcement) }) {
+        while let next = pending {
             pending = nil
+            let (trigger, announcement) = (next.trigger, next.announcement)
             guard let outcome = await run(trigger, announcement: announcement) else {
                 announcement()  // cancelled by shutdown
                 break

@@ -29,22 +29,23 @@ public enum SignalTrap {
     /// and returns a stream of their numbers, one element per delivery the kernel did not merge.
     /// SIGKILL and SIGSTOP cannot be caught.
     public static func arrivals(of signals: [Int32]) -> AsyncStream<Int32> {
-        precondition(!signals.contains(SIGKILL) && !signals.contains(SIGSTOP), "SIGKILL and SIGSTOP cannot be caught")
-        let (stream, continuation) = AsyncStream<Int32>.makeStream()
-        let events = ProcessEventThread.shared
-        let token = events.observe(signals) { arrival in continuation.yield(arrival.signal) }
-        continuation.onTermination = { _ in events.unobserve(token) }
-        return stream
+        stream(of: signals) { $0.signal }
     }
 
     /// Like ``arrivals(of:)``, with who sent each signal: a process (`kill`), or the kernel — which
     /// for SIGINT, SIGQUIT and SIGWINCH means a terminal, signalling its whole foreground process group
     /// (Ctrl-C, Ctrl-\, a resize).
     public static func deliveries(of signals: [Int32]) -> AsyncStream<SignalArrival> {
+        stream(of: signals) { $0 }
+    }
+
+    private static func stream<Element: Sendable>(
+        of signals: [Int32], _ element: @escaping @Sendable (SignalArrival) -> Element
+    ) -> AsyncStream<Element> {
         precondition(!signals.contains(SIGKILL) && !signals.contains(SIGSTOP), "SIGKILL and SIGSTOP cannot be caught")
-        let (stream, continuation) = AsyncStream<SignalArrival>.makeStream()
+        let (stream, continuation) = AsyncStream<Element>.makeStream()
         let events = ProcessEventThread.shared
-        let token = events.observe(signals) { arrival in continuation.yield(arrival) }
+        let token = events.observe(signals) { arrival in continuation.yield(element(arrival)) }
         continuation.onTermination = { _ in events.unobserve(token) }
         return stream
     }

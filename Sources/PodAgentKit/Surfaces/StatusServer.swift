@@ -261,15 +261,10 @@ final class StatusRequestHandler: ChannelInboundHandler, RemovableChannelHandler
 
     func handlerAdded(context: ChannelHandlerContext) { armTimeout(context: context) }
 
+    /// Also when the connection closes: NIO removes every handler then.
     func handlerRemoved(context: ChannelHandlerContext) {
         timeout?.cancel()
         timeout = nil
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        timeout?.cancel()
-        timeout = nil
-        context.fireChannelInactive()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -346,7 +341,7 @@ final class ConnectionSet: Sendable {
             open[key] = channel
             return true
         }
-        guard added else { return false }
+        if !added { return false }
         channel.closeFuture.whenComplete { [open] _ in
             _ = open.withLockedValue { $0.removeValue(forKey: key) }
         }
