@@ -31,11 +31,16 @@ struct HotReloadEndToEndTests {
         arguments += ["--shell", "--exec", "{ \(cat); echo; } | tr '\\n' ' ' >> '\(record)'; echo >> '\(record)'",
                       "--listen", "127.0.0.1:\(port)", "--log-format", "json"] + extra
         let agent = try E2EAgent(arguments, log: dir.file("podagent.log"))
+        await expectReady(agent, port: port)
+        return (agent, record, port)
+    }
+
+    /// Waits for `/readyz` to answer 200: the watches are placed.
+    func expectReady(_ agent: E2EAgent, port: Int) async {
         let ready = await eventually {
             (try? await CommandRunner.run(["curl", "-sf", "http://127.0.0.1:\(port)/readyz"], timeout: .seconds(3)))?.status.isSuccess == true
         }
         #expect(ready, "podagent never became ready: \(agent.log)")
-        return (agent, record, port)
     }
 
     @Test func oneReloadPerKubeletUpdateWithTheNewContent() async throws {
@@ -157,9 +162,7 @@ struct HotReloadEndToEndTests {
              "--exec", action, "--retry-backoff", "1s", "--debounce", "3s",
              "--listen", "127.0.0.1:\(port)", "--log-format", "json"],
             log: dir.file("podagent.log"))
-        #expect(await eventually {
-            (try? await CommandRunner.run(["curl", "-sf", "http://127.0.0.1:\(port)/readyz"], timeout: .seconds(3)))?.status.isSuccess == true
-        })
+        await expectReady(agent, port: port)
         try volume.set("good-1")
         // The check passed on good-1 and the action failed: the run waits to retry. The kubelet commits a
         // broken config now; the watcher reports it only after its 3 s debounce, long after the retry.
