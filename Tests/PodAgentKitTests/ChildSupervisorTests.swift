@@ -207,12 +207,15 @@ struct ChildSupervisorTests {
         // once the app is ready, Ctrl-C (\003) is typed on that terminal.
         let typist = "while ! grep -q ready \(log) 2>/dev/null; do sleep 0.05; done; printf '\\003'; "
             + "while [ ! -e \(stop) ]; do sleep 0.05; done"
-        let command = "(\(typist)) | script -qec \(ShellWords.join([ShellWords.join(ProcFixture.reexecArgv())])) /dev/null"
+        // script(1) hands its command to `$SHELL -c`; dash does not exec a lone command, and a shell
+        // left in between dies of the Ctrl-C itself (script then reports 130). `exec` makes the mini
+        // run script's own child whatever the shell; SHELL is pinned so the test is the same everywhere.
+        let command = "(\(typist)) | script -qec \(ShellWords.join(["exec " + ShellWords.join(ProcFixture.reexecArgv())])) /dev/null"
         let terminal = try ProcessSpawner.spawn(ProcessLaunch(
             ["/bin/sh", "-c", command],
             environment: ProcFixture.environment(adding: [
                 "PODAGENT_PROC_ROLE": "run", "PODAGENT_PROC_SCRIPT": app, "PODAGENT_PROC_GRACE_MS": "300",
-                "PODAGENT_PROC_REPORT": "",
+                "PODAGENT_PROC_REPORT": "", "SHELL": "/bin/sh",
             ]),
             stdout: .capture(limit: 65536), stderr: .capture(limit: 65536)))
         #expect(await ProcFixture.eventually { ProcFixture.lines(log) == ["ready", "INT"] }, "\(ProcFixture.lines(log))")
