@@ -60,7 +60,7 @@ import Testing
         }
     }
 
-    @Test(.enabled("python-dotenv is not importable and `pip install python-dotenv` failed") { await PythonDotenv.availability.value })
+    @Test(.enabled("python-dotenv could not be installed (scripts/python-dotenv.sh failed)") { await PythonDotenv.availability.value })
     func pythonDotenvReadsEveryHostileValueExactlyWithoutInterpolation() async throws {
         let dir = TemporaryDirectory("export-dotenv")
         defer { dir.remove() }
@@ -73,7 +73,7 @@ import Testing
         #expect(read.count == variables.count)
     }
 
-    @Test(.enabled("python-dotenv is not importable and `pip install python-dotenv` failed") { await PythonDotenv.availability.value })
+    @Test(.enabled("python-dotenv could not be installed (scripts/python-dotenv.sh failed)") { await PythonDotenv.availability.value })
     func pythonDotenvDefaultSettingsReadValuesWithoutBracedDollarExactly() async throws {
         let dir = TemporaryDirectory("export-dotenv")
         defer { dir.remove() }
@@ -89,7 +89,7 @@ import Testing
         }
     }
 
-    @Test(.enabled("python-dotenv is not importable and `pip install python-dotenv` failed") { await PythonDotenv.availability.value })
+    @Test(.enabled("python-dotenv could not be installed (scripts/python-dotenv.sh failed)") { await PythonDotenv.availability.value })
     func pythonDotenvGetsInvalidUTF8BytesBackThroughSurrogateEscape() async throws {
         let dir = TemporaryDirectory("export-dotenv")
         defer { dir.remove() }
@@ -115,23 +115,23 @@ private func dotenvText(_ value: [UInt8]) throws -> String {
 
 /// The real python-dotenv from PyPI, run in a Python child process.
 enum PythonDotenv {
-    /// Whether `import dotenv` works, after installing it with pip if it did not. A task, checked once
-    /// and awaited, so no test thread blocks on pip.
-    static let availability = Task<Bool, Never> {
+    /// The Python to run it with: `scripts/python-dotenv.sh` installs a pinned python-dotenv into a venv
+    /// of its own when it is not there yet (Debian's python3 refuses a system-wide pip install), and
+    /// prints that venv's python. A task, run once and awaited, so no test thread blocks on pip.
+    static let python = Task<String?, Never> {
         let dir = TemporaryDirectory("python-dotenv")
         defer { dir.remove() }
-        let python = ["/usr/bin/env", "python3"]
-        if await runProcess(python + ["-c", "import dotenv"], directory: dir, environment: currentProcessEnvironment()).status == 0 {
-            return true
+        let found = await runProcess(["/bin/bash", repositoryRoot + "/scripts/python-dotenv.sh"],
+                                     directory: dir, environment: currentProcessEnvironment())
+        let path = String(decoding: found.stdout, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
+        guard found.status == 0, path.hasPrefix("/") else {
+            print("python-dotenv tests skipped: scripts/python-dotenv.sh failed: \(found.stderr)")
+            return nil
         }
-        let install = await runProcess(python + ["-m", "pip", "install", "--quiet", "python-dotenv"],
-                                 directory: dir, environment: currentProcessEnvironment())
-        if install.status != 0 {
-            print("python-dotenv tests skipped: pip install python-dotenv failed: \(install.stderr)")
-            return false
-        }
-        return await runProcess(python + ["-c", "import dotenv"], directory: dir, environment: currentProcessEnvironment()).status == 0
+        return path
     }
+
+    static let availability = Task<Bool, Never> { await python.value != nil }
 
     /// Writes `file` and reads it with `dotenv_values`, returning each value's bytes. With `errors`, the
     /// file is opened with that UTF-8 error handler and passed as a stream (the only way to read bytes
@@ -152,7 +152,8 @@ enum PythonDotenv {
             for name, value in values.items():
                 print(name, "none" if value is None else value.encode("utf-8", errors).hex())
             """
-        let result = await runProcess(["/usr/bin/env", "python3", "-c", script, path, interpolate ? "1" : "0", errors],
+        let python = try #require(await Self.python.value)
+        let result = await runProcess([python, "-c", script, path, interpolate ? "1" : "0", errors],
                                 directory: dir, environment: currentProcessEnvironment())
         #expect(result.status == 0, "python-dotenv failed: \(result.stderr)")
         #expect(!result.stderr.contains("could not parse"), "python-dotenv warned: \(result.stderr)")
