@@ -45,7 +45,7 @@ if [ ! -x "$PODAGENT" ]; then
 fi
 K8S_VERSION=${K8S_VERSION:-1.31.0}
 KUBERNETES_VALIDATE_VERSION=1.37.0
-VENV=${CHECK_MANIFESTS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/podagent/check-manifests-venv}
+VENV=${CHECK_MANIFESTS_VENV:-${XDG_CACHE_HOME:-${HOME:-$PWD/.build}/.cache}/podagent/check-manifests-venv}
 
 # kubernetes-validate in a venv of its own: Debian's python3 refuses a system-wide pip install (PEP 668),
 # and a pinned version keeps the schemas (and so the verdicts) the same from run to run.

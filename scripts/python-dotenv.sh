@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON_DOTENV_VERSION=1.2.2
-VENV=${PYTHON_DOTENV_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/podagent/python-dotenv-venv}
+VENV=${PYTHON_DOTENV_VENV:-${XDG_CACHE_HOME:-${HOME:-$PWD/.build}/.cache}/podagent/python-dotenv-venv}
 installed() {
   "$VENV/bin/python" -c 'import importlib.metadata as m, sys; sys.exit(m.version("python-dotenv") != sys.argv[1])' \
     "$PYTHON_DOTENV_VERSION" 2>/dev/null
