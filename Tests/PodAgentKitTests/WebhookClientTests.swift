@@ -355,6 +355,45 @@ struct WebhookClientTests {
         await client.shutdown()
     }
 
+    @Test(.enabled("needs root and `unshare --mount` (a private /etc/hosts), and ::1 on the loopback") {
+        (try? await CommandRunner.run(PrivateHosts.prefix("/etc/hosts") + ["true"], timeout: .seconds(10)))?.status == .exited(0)
+            && (try? SocketAddress(ipAddress: "::1", port: 0)).map { address in
+                let probe = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+                defer { close(probe) }
+                return address.withSockAddr { bind(probe, $0, socklen_t($1)) } == 0
+            } == true
+    })
+    func aHostWhoseFirstAddressDropsPacketsIsReachedOnItsSecond() async throws {
+        // A name with an IPv6 address that swallows SYNs before a working IPv4 one: the first address must
+        // not get the whole --timeout, or the second is never tried.
+        let dir = TemporaryDirectory("webhook-two-addresses")
+        defer { dir.remove() }
+        let hosts = dir.file("hosts")
+        try FileSystem.writeFileAtomically(hosts, Array("::1 dual.test\n127.0.0.1 dual.test\n".utf8))
+        // The order getaddrinfo gives (RFC 6724) decides which one podagent tries first; ask it the same way.
+        let lookup = try await CommandRunner.run(PrivateHosts.prefix(hosts) + ["getent", "ahosts", "dual.test"], timeout: .seconds(10))
+        var order: [String] = []
+        for line in lookup.stdoutText.split(separator: "\n") where line.contains("STREAM") {
+            order.append(String(line.split(separator: " ")[0]))
+        }
+        try #require(order.count == 2, "getent ahosts dual.test: \(lookup.stdoutText)")
+        let server = try await ConnectionCountingServer.start(host: order[1])
+        let dropper = try #require(SynDroppingListener(host: order[0], port: server.port), "cannot listen on [\(order[0])]:\(server.port)")
+        defer { dropper.close() }
+
+        let volume = dir.file("config")
+        try FileSystem.makeDirectories(volume)
+        try AtomicWriter(targetDirectory: volume).write(["app.conf": FileProjection(text: "v1")])
+        let agent = try E2EAgent(["watch", "--dir", volume, "--webhook", "http://dual.test:\(server.port)/reload",
+                                  "--timeout", "3s", "--retries", "1", "--reload-on-start", "--log-format", "json"],
+                                 log: dir.file("podagent.log"), prefix: PrivateHosts.prefix(hosts))
+        let reached = await eventually(timeout: .seconds(10)) { server.seen.count == 1 }
+        #expect(reached, "the second address was never tried: \(agent.log)")
+        #expect(await eventually { agent.log.contains("\"result\":\"success\"") }, "\(agent.log)")
+        #expect(await agent.stop() == .exited(0))
+        await server.stop()
+    }
+
     @Test func urlParts() throws {
         let plain = try WebhookURL(parsing: "http://user:pw@Example.test/a/b?x=1#frag")
         #expect(plain.host == "Example.test" && plain.port == 80 && !plain.isTLS)
@@ -373,5 +412,41 @@ struct WebhookClientTests {
         for bad in ["http://host:0/", "http://host:65536/", "http://host:8x/", "http://[::1/", "http://[::1]x/"] {
             #expect(throws: WebhookConfigurationError.self, "\(bad)") { try WebhookURL(parsing: bad) }
         }
+    }
+}
+
+/// Runs a command with its own view of /etc/hosts: a private mount namespace with `hosts` bound over it.
+enum PrivateHosts {
+    static func prefix(_ hosts: String) -> [String] {
+        ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+         "mount --bind \"$0\" /etc/hosts && exec \"$@\"", hosts]
+    }
+}
+
+/// A listener whose accept queue is full (backlog 0, filled by connections nobody accepts): the kernel
+/// drops every further SYN to it, as a firewall or an unreachable address would.
+final class SynDroppingListener {
+    private var descriptors: [Int32] = []
+
+    init?(host: String, port: Int) {
+        guard let address = try? SocketAddress(ipAddress: host, port: port) else { return nil }
+        let family = host.contains(":") ? AF_INET6 : AF_INET
+        let listener = socket(family, Int32(SOCK_STREAM.rawValue), 0)
+        descriptors.append(listener)
+        guard address.withSockAddr({ bind(listener, $0, socklen_t($1)) }) == 0, listen(listener, 0) == 0 else {
+            close()
+            return nil
+        }
+        for _ in 0..<3 {
+            let filler = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            descriptors.append(filler)
+            _ = address.withSockAddr { connect(filler, $0, socklen_t($1)) }
+        }
+        usleep(100_000)
+    }
+
+    func close() {
+        for descriptor in descriptors { Glibc.close(descriptor) }
+        descriptors = []
     }
 }
