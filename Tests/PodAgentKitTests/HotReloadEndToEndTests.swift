@@ -250,6 +250,27 @@ struct HotReloadEndToEndTests {
         #expect(await missing.process.wait().status == .exited(127))
     }
 
+    /// Runs the rest with no /bin/sh: a private mount namespace with an empty tmpfs over the directory
+    /// /bin/sh lives in, as in a distroless image.
+    static let withoutAShell = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                                "mount -t tmpfs none \"$(readlink -f /bin)\" && exec \"$@\"", "sh"]
+
+    @Test(.enabled("needs root and `unshare --mount`, to hide /bin/sh") {
+        (try? await CommandRunner.run(Self.withoutAShell + [podagentBinary, "--version"], timeout: .seconds(10)))?.status == .exited(0)
+    })
+    func runOfAScriptWithoutAnInterpreterLineInAnImageWithoutAShellSaysWhatIsMissing() async throws {
+        let hidden = try await CommandRunner.run(Self.withoutAShell + ["/bin/sh", "-c", "true"], timeout: .seconds(10))
+        try #require(hidden.status != .exited(0), "/bin/sh is still there in the namespace")
+        let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
+        let volume = try Volume(dir.file("config"))
+        let script = dir.file("app")
+        try FileSystem.writeFileAtomically(script, Array("echo started\n".utf8), mode: 0o755)
+        let agent = try E2EAgent(["run", "--dir", volume.path, "--", script], log: dir.file("run.log"), prefix: Self.withoutAShell)
+        #expect(await agent.process.wait().status == .exited(127))
+        #expect(agent.log.contains("/bin/sh (the script has no #! line)"), "\(agent.log)")
+        #expect(!agent.log.contains("started"))
+    }
+
     @Test func runReloadsTheAppWithHUPAndForwardsSIGTERM() async throws {
         let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
         let volume = try Volume(dir.file("config"))
