@@ -201,4 +201,15 @@ struct ProcessFinderTests {
         let error = #expect(throws: ProcessLookupError.self) { try ProcessFinder().pid(fromFile: directory + "/app.pid") }
         #expect(error?.kind == .pidFileStale(path: directory + "/app.pid", pid: child.pid))
     }
+
+    @Test func pidFileNamingPodagentItselfIsRefused() throws {
+        // An app in a container of its own PID namespace writes "1", and podagent is PID 1 in its own:
+        // signalling that PID would reach podagent, not the app.
+        let directory = ProcFixture.temporaryDirectory()
+        defer { ProcFixture.remove(directory) }
+        ProcFixture.write(directory + "/app.pid", "\(getpid())\n")
+        let error = #expect(throws: ProcessLookupError.self) { try ProcessFinder().pid(fromFile: directory + "/app.pid") }
+        #expect(error?.kind == .pidFileNamesPodagent(path: directory + "/app.pid", pid: getpid()))
+        #expect(error?.description.contains("shareProcessNamespace") == true)
+    }
 }

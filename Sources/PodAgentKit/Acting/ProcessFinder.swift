@@ -108,6 +108,12 @@ public struct ProcessFinder: Sendable {
         else {
             throw ProcessLookupError(kind: .pidFileInvalid(path: path, content: String(text.prefix(40))))
         }
+        // Another container's app, in a pod whose PID namespace is not shared, writes its own PID — often
+        // 1, which is podagent itself when podagent is its container's PID 1. Signalling that would be
+        // a silent no-op (PID 1 without a handler) or podagent killing itself.
+        if pid == selfPID {
+            throw ProcessLookupError(kind: .pidFileNamesPodagent(path: path, pid: pid))
+        }
         // kill(pid, 0) checks existence without sending anything; EPERM means it exists.
         if kill(pid, 0) != 0 && errno == ESRCH {
             throw ProcessLookupError(kind: .pidFileStale(path: path, pid: pid))
@@ -198,6 +204,8 @@ public struct ProcessLookupError: Error, CustomStringConvertible, Sendable, Equa
         case pidFileInvalid(path: String, content: String)
         /// The pid file names a process that does not exist (in podagent's PID namespace).
         case pidFileStale(path: String, pid: Int32)
+        /// The pid file names podagent's own PID.
+        case pidFileNamesPodagent(path: String, pid: Int32)
         case procUnreadable(path: String, errno: Int32)
     }
 
@@ -218,6 +226,8 @@ public struct ProcessLookupError: Error, CustomStringConvertible, Sendable, Equa
             return "pid file \(path) does not hold a PID (it starts with \"\(content)\")"
         case .pidFileStale(let path, let pid):
             return "pid file \(path) names PID \(pid), which is not running here — a stale file, or a process in another container of a pod without `shareProcessNamespace: true`"
+        case .pidFileNamesPodagent(let path, let pid):
+            return "pid file \(path) names PID \(pid), which is podagent itself — the PID was written in another PID namespace (a pod without `shareProcessNamespace: true`?), so it does not name the app here"
         case .procUnreadable(let path, let code):
             return "cannot list processes in \(path): \(String(cString: strerror(code)))"
         }
