@@ -123,8 +123,8 @@ struct ReloadOptions: ParsableArguments {
         watch.quietPeriod = try duration(quietPeriod, "--quiet-period")
         var configuration = HotReloadConfiguration(watch: watch)
         if let check { configuration.check = try argv(check, "--check") }
-        configuration.checkTimeout = try duration(checkTimeout, "--check-timeout")
-        configuration.actionTimeout = try duration(timeout, "--timeout")
+        configuration.checkTimeout = try positiveDuration(checkTimeout, "--check-timeout")
+        configuration.actionTimeout = try positiveDuration(timeout, "--timeout")
         configuration.retry = RetryPolicy(initialBackoff: try duration(retryBackoff, "--retry-backoff"),
                                           maxBackoff: try duration(retryMaxBackoff, "--retry-max-backoff"),
                                           maxAttempts: retries)
@@ -237,6 +237,13 @@ struct ReloadOptions: ParsableArguments {
         } catch {
             throw ValidationError("\(flag): \(error)")
         }
+    }
+
+    /// A timeout: zero would fail every attempt before it could start.
+    func positiveDuration(_ text: String, _ flag: String) throws -> Duration {
+        let value = try duration(text, flag)
+        if value <= .zero { throw ValidationError("\(flag) must be longer than 0 (got \(text))") }
+        return value
     }
 
     func makeLogger(label: String) throws -> Logger {

@@ -458,6 +458,26 @@ struct ReloadPipelineTests {
         #expect(try metrics.pipeReloads(.failed) == 1)
     }
 
+    @Test func aStepThatFinishesItsWorkAfterItsTimerWentOffCountsAsDoneAndIsNotRepeated() async throws {
+        // A signal is sent synchronously and cannot be interrupted: if the timer goes off while it is being
+        // sent, the signal has still gone out, and a retry would send it a second time.
+        let steps = PipeStepLog()
+        let sent = PipeCounter()
+        let signal = pipeStep("signal", log: steps, timeout: .nanoseconds(1)) { _ in
+            usleep(20_000)  // busy past the timer, without looking at cancellation
+            _ = await sent.next()
+        }
+        let retry = RetryPolicy(initialBackoff: .milliseconds(10), multiplier: 1, maxBackoff: .seconds(1), maxAttempts: 3)
+        let pipeline = ReloadPipeline(
+            check: nil, actions: [signal], retry: retry, logger: PipeLogSink().logger(), metricsFactory: TestMetrics())
+        var outcomes = PipeOutcomes(pipeline)
+        await pipeline.submit(pipeTrigger(1))
+        let outcome = try await outcomes.next()
+        #expect(outcome.result == .success, "\(outcome.failure ?? "")")
+        #expect(outcome.attempts == 1)
+        #expect(await sent.next() == 2)  // sent once
+    }
+
     @Test func aTimeoutTooLongForNanosecondsIsNotAnImmediateTimeout() async throws {
         // ~292 years and more overflow Int64 nanoseconds; the timer must saturate, not wrap to zero.
         let steps = PipeStepLog()

@@ -398,7 +398,9 @@ public actor ReloadPipeline {
             task.cancel()
         }
         timer.cancel()
-        if timedOut.fired {
+        // A step that finished its work anyway counts as done: a signal, once sent, is not undone by a
+        // late timer, and a retry would send it again.
+        if timedOut.fired, case .failure = result {
             return .failure(StepFailure(error: ReloadStepTimeout(step: step.name, timeout: step.timeout), took: clock.now - started))
         }
         switch result {
