@@ -239,6 +239,16 @@ struct HotReloadEndToEndTests {
         #expect(agent.log.contains("--wait"), "\(agent.log)")
     }
 
+    @Test(arguments: ["--timeout", "--check-timeout"])
+    func aZeroTimeoutIsRefusedAtStart(_ flag: String) async throws {
+        // Zero would time every attempt out at once — and a signal that went out all the same would be
+        // sent again by each retry.
+        let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
+        let agent = try E2EAgent(["watch", "--dir", dir.path, "--exec", "true", flag, "0s"], log: dir.file("log"))
+        #expect(await agent.process.wait().status == .exited(64))
+        #expect(agent.log.contains("\(flag) must be longer than 0"), "\(agent.log)")
+    }
+
     @Test func runPropagatesTheAppsExitStatus() async throws {
         let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
         let volume = try Volume(dir.file("config"))
@@ -269,6 +279,45 @@ struct HotReloadEndToEndTests {
         #expect(await agent.process.wait().status == .exited(127))
         #expect(agent.log.contains("/bin/sh (the script has no #! line)"), "\(agent.log)")
         #expect(!agent.log.contains("started"))
+    }
+
+    @Test func argumentsOfTheAppAndOfCommandsNeverReachTheLog() async throws {
+        // In a pod spec, `args: ["--requirepass", "$(REDIS_PASSWORD)"]` reaches podagent with the Secret's
+        // value in it; so may a --check's or --exec's words. Only the program's name is logged.
+        let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
+        let volume = try Volume(dir.file("config"))
+        let app = "trap 'exit 0' TERM; while :; do sleep 0.05; done"
+        let run = try E2EAgent(["run", "--dir", volume.path, "--debounce", "0", "--log-format", "json",
+                                "--check", "sh -c 'echo bad key on line 3; exit 1' check-s3cr3t",
+                                "--", "sh", "-c", app, "app-s3cr3t"], log: dir.file("run.log"))
+        #expect(await eventually { run.log.contains("app started") })
+        try volume.set("v1")
+        // A checker that reports on stdout (yamllint, promtool) has its complaint logged all the same.
+        #expect(await eventually { run.log.contains("(stdout) bad key on line 3") }, "\(run.log)")
+        #expect(await run.stop() == .exited(0))
+
+        let watch = try E2EAgent(["watch", "--dir", volume.path, "--debounce", "0", "--log-format", "json", "--retries", "1",
+                                  "--timeout", "300ms", "--exec", "sh -c 'exit 2' exec-s3cr3t",
+                                  "--exec", "sh -c 'echo waiting >&2; sleep 5' slow-s3cr3t"],
+                                 log: dir.file("watch.log"))
+        #expect(await eventually { watch.log.contains("\"watching\"") })
+        try volume.set("v2")
+        #expect(await eventually { watch.log.contains("exited with code 2") }, "\(watch.log)")
+        try volume.set("v3")  // the first exec fails again; "slow" is never reached — run it alone next
+        #expect(await watch.stop() == .exited(0))
+
+        let slow = try E2EAgent(["watch", "--dir", volume.path, "--debounce", "0", "--log-format", "json", "--retries", "1",
+                                 "--timeout", "300ms", "--exec", "sh -c 'echo waiting >&2; sleep 5' slow-s3cr3t"],
+                                log: dir.file("slow.log"))
+        #expect(await eventually { slow.log.contains("\"watching\"") })
+        try volume.set("v4")
+        // A timeout's line carries what the command had written by then.
+        #expect(await eventually { slow.log.contains("timed out") && slow.log.contains("waiting") }, "\(slow.log)")
+        #expect(await slow.stop() == .exited(0))
+
+        for log in [run.log, watch.log, slow.log] {
+            #expect(!log.contains("s3cr3t"), "\(log)")
+        }
     }
 
     @Test func runReloadsTheAppWithHUPAndForwardsSIGTERM() async throws {

@@ -133,7 +133,8 @@ public final class ChildSupervisor: Sendable {
         }
         switch outcome {
         case .success(let child?):
-            logger.info("app started", metadata: ["pid": "\(child.pid)", "command": "\(ShellWords.join(configuration.argv))"])
+            // The program only: its arguments may hold a secret expanded from the pod spec's `$(VAR)`.
+            logger.info("app started", metadata: ["pid": "\(child.pid)", "command": "\(configuration.argv.first ?? "")"])
             monitor(child)
         case .success(nil):
             resumeWaitersIfFinished()

@@ -134,8 +134,9 @@ public struct CommandError: Error, CustomStringConvertible, Sendable {
         }
     }
 
+    /// Names the program only, never its arguments: they may hold a secret (a Kubernetes `args:` entry
+    /// like `--requirepass=$(REDIS_PASSWORD)` is expanded from a Secret before podagent starts).
     public var description: String {
-        let command = ShellWords.join(argv)
         let program = argv.first ?? ""
         switch kind {
         case .emptyCommand:
@@ -155,11 +156,11 @@ public struct CommandError: Error, CustomStringConvertible, Sendable {
         case .notExecutable:
             return "cannot execute \(program): exec format error — a binary for another architecture or ABI (an arm64 image on an amd64 node?)"
         case .spawnFailed(let code):
-            return "cannot start \(command): \(String(cString: strerror(code)))"
+            return "cannot start \(program): \(String(cString: strerror(code)))"
         case .timedOut(let after):
-            return "\(command) timed out after \(formatCommandDuration(after)) and was stopped (\(result.map { $0.status.description } ?? "status unknown"))"
+            return "\(program) timed out after \(formatCommandDuration(after)) and was stopped (\(result.map { $0.status.description } ?? "status unknown"))"
         case .cancelled:
-            return "\(command) was cancelled and stopped (\(result.map { $0.status.description } ?? "status unknown"))"
+            return "\(program) was cancelled and stopped (\(result.map { $0.status.description } ?? "status unknown"))"
         }
     }
 }

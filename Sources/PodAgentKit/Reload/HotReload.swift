@@ -226,9 +226,9 @@ public enum HotReload {
                     let before = committedGenerations(directories)
                     try render?.run(logger: logger)
                     if let argv {
-                        let result = try await CommandRunner.run(argv, timeout: timeout)
+                        let result = try await runForStep(argv, timeout: timeout)
                         guard result.status.isSuccess else {
-                            throw StepFailure("check `\(ShellWords.join(argv))` \(result.status): \(result.stderrText.trimmedForLog)")
+                            throw StepFailure("check `\(argv[0])` \(result.status): \(result.complaint)")
                         }
                     }
                     if committedGenerations(directories) == before {
@@ -251,9 +251,9 @@ public enum HotReload {
             switch action {
             case .exec(let argv):
                 actions.append(ReloadStep(name: "exec \(argv.first ?? "")", timeout: timeout + .seconds(5)) { _ in
-                    let result = try await CommandRunner.run(argv, timeout: timeout)
+                    let result = try await runForStep(argv, timeout: timeout)
                     guard result.status.isSuccess else {
-                        throw StepFailure("`\(ShellWords.join(argv))` \(result.status): \(result.stderrText.trimmedForLog)")
+                        throw StepFailure("`\(argv[0])` \(result.status): \(result.complaint)")
                     }
                 })
             case .signal(let signal, let target):
@@ -304,6 +304,28 @@ public struct HotReloadStartError: Error, CustomStringConvertible {
 struct StepFailure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Runs a check's or an exec's command; a timeout's message carries what the command had written by
+/// then, as a failure's does.
+private func runForStep(_ argv: [String], timeout: Duration) async throws -> CommandResult {
+    do {
+        return try await CommandRunner.run(argv, timeout: timeout)
+    } catch let error {
+        if case .timedOut = error.kind, let result = error.result {
+            throw StepFailure("\(error): \(result.complaint)")
+        }
+        throw error
+    }
+}
+
+extension CommandResult {
+    /// What a failed command said, for its log line: its stderr, or its stdout when stderr is empty —
+    /// many checkers (yamllint, named-checkconf, promtool) report on stdout.
+    var complaint: String {
+        if !stderrText.isEmpty || stdoutText.isEmpty { return stderrText.trimmedForLog }
+        return "(stdout) " + stdoutText.trimmedForLog
+    }
 }
 
 extension String {
