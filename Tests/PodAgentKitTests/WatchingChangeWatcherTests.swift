@@ -324,6 +324,39 @@ extension WatchInotifySuites {
             await harness.stop()
         }
 
+        @Test("writes inside a plain directory's subdirectories are seen: one there at start, one made later, one replaced")
+        func plainDirectorySubdirectories() async throws {
+            let sandbox = try WatchSandbox()
+            defer { sandbox.remove() }
+            try sandbox.write("top.conf", "a")
+            try sandbox.write("conf.d/inner.conf", "x")
+            let harness = try await WatchHarness(Self.configuration([sandbox.path]))
+            let idle = { await watchEventually { !harness.watcher.hasPendingDeadline } }
+
+            try sandbox.write("conf.d/inner.conf", "y")  // no event at the top at all
+            var sets = await harness.collector.wait(forCount: 1)
+            #expect(sets.last?.volumes == [VolumeChange(directory: sandbox.path, modified: ["conf.d/inner.conf"])])
+
+            // A directory made after start: empty, it changes no content; a file written into it after
+            // the quiet period is seen through the watch placed before the read.
+            #expect(mkdir(sandbox.path("conf.d/deeper"), 0o755) == 0)
+            #expect(await idle())
+            try sandbox.write("conf.d/deeper/f.conf", "z")
+            sets = await harness.collector.wait(forCount: 2)
+            #expect(sets.count == 2 && sets[1].volumes == [VolumeChange(directory: sandbox.path, added: ["conf.d/deeper/f.conf"])])
+
+            // Replaced under the same name: the new directory is watched, not the deleted one.
+            try FileManager.default.removeItem(atPath: sandbox.path("conf.d"))
+            sets = await harness.collector.wait(forCount: 3)
+            #expect(sets.count == 3 && sets[2].volumes.first?.removed == ["conf.d/deeper/f.conf", "conf.d/inner.conf"])
+            #expect(mkdir(sandbox.path("conf.d"), 0o755) == 0)
+            #expect(await idle())
+            try sandbox.write("conf.d/new.conf", "n")
+            sets = await harness.collector.wait(forCount: 4)
+            #expect(sets.count == 4 && sets[3].volumes == [VolumeChange(directory: sandbox.path, added: ["conf.d/new.conf"])])
+            await harness.stop()
+        }
+
         /// The mask of this process's kernel inotify watch on `path`'s inode, from /proc/self/fdinfo.
         static func kernelWatchMask(_ path: String) -> InotifyMask? {
             var info = stat()

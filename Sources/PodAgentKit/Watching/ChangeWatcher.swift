@@ -229,9 +229,72 @@ struct WatchLoop {
             case .waiting(let ancestor) where ancestor == watch:
                 await ancestorEvent(event, volume: index, at: now)
             default:
-                continue
+                if volumes[index].subdirectories[watch] != nil { subdirectoryEvent(event, watch: watch, volume: index, at: now) }
             }
         }
+    }
+
+    /// An event inside a plain directory, below its root: a write like one at the top. A subdirectory
+    /// created, moved in or replaced gets its watch when the quiet period ends, before the read.
+    mutating func subdirectoryEvent(_ event: InotifyEvent, watch: InotifyWatch, volume index: Int, at now: ContinuousClock.Instant) {
+        if event.mask.contains(.ignored) {
+            volumes[index].subdirectories[watch] = nil  // the kernel dropped it: deleted, or moved off the mount
+            wrote(index, at: now)
+        } else if !event.name.hasPrefix(".."),
+                  !event.mask.isDisjoint(with: [.create, .delete, .movedFrom, .movedTo, .closeWrite, .modify, .attrib, .deleteSelf, .moveSelf]) {
+            wrote(index, at: now)
+        }
+    }
+
+    /// Matches the subdirectory watches of a plain directory to its tree as it is now; a kubelet volume,
+    /// or a directory not being watched, has none. Runs before each read of a plain directory, with
+    /// the watches in place first: a write after this is an event, a write before it is in the read.
+    mutating func syncSubdirectories(_ index: Int) async {
+        let wanted: [String]
+        var truncated = false
+        if case .watching = volumes[index].role, !volumes[index].watchedAsManaged {
+            (wanted, truncated) = VolumeContent.subdirectories(
+                of: volumes[index].directory, limit: VolumeWatch.maxSubdirectoryWatches)
+        } else {
+            wanted = []
+        }
+        let wantedSet = Set(wanted)
+        var watched: Set<String> = []
+        for (watch, subdirectory) in volumes[index].subdirectories {
+            let relative = subdirectory.relative
+            if wantedSet.contains(relative),
+               FileIdentity(VolumeFS.join(volumes[index].directory, relative)) == subdirectory.identity {
+                watched.insert(relative)
+            } else {
+                volumes[index].subdirectories[watch] = nil
+                await subscription.unwatch(watch)
+            }
+        }
+        var refused: [String] = []
+        for relative in wanted where !watched.contains(relative) {
+            let path = VolumeFS.join(volumes[index].directory, relative)
+            do throws(InotifyError) {
+                let identity = FileIdentity(path)  // before the watch: a later replacement then differs
+                let watch = try await subscription.watch(path, mask: VolumeWatch.subdirectoryMask)
+                volumes[index].subdirectories[watch] = VolumeWatch.Subdirectory(relative: relative, identity: identity)
+            } catch let error where error.errno == ENOENT || error.errno == ENOTDIR {
+                continue  // gone again: its parent's event brings another pass
+            } catch {
+                refused.append("\(relative): \(error)")
+            }
+        }
+        if !refused.isEmpty {
+            metrics.errors.increment()
+            logger.warning("cannot watch subdirectories; writes inside them are seen only along with other writes", metadata: [
+                "volume": .string(volumes[index].directory), "count": "\(refused.count)", "first": .string(refused[0]),
+            ])
+        }
+        if truncated && !volumes[index].subdirectoriesTruncated {
+            logger.warning("too many subdirectories to watch; writes deeper in are seen only along with other writes", metadata: [
+                "volume": .string(volumes[index].directory), "watched": "\(VolumeWatch.maxSubdirectoryWatches)",
+            ])
+        }
+        volumes[index].subdirectoriesTruncated = truncated
     }
 
     mutating func directoryEvent(_ event: InotifyEvent, volume index: Int, at now: ContinuousClock.Instant) async {
@@ -282,6 +345,7 @@ struct WatchLoop {
         for index in volumes.indices {
             guard let deadline = volumes[index].quietDeadline, deadline <= now else { continue }
             volumes[index].quietDeadline = nil
+            await syncSubdirectories(index)
             commit(index, seenAt: volumes[index].lastWrite ?? now, now: now)
         }
         if let deadline = debounceDeadline, deadline <= now {
@@ -407,6 +471,7 @@ struct WatchLoop {
                     volumes[index].role = .watching(watch)
                     volumes[index].watchedAsManaged = managed
                     volumes[index].identity = FileIdentity(directory)
+                    await syncSubdirectories(index)
                     if !initial { appeared(index, at: now) }
                     return nil
                 } catch let error where error.errno == ENOENT || error.errno == ENOTDIR {
@@ -450,6 +515,7 @@ struct WatchLoop {
             ])
             await subscription.unwatch(old)
             volumes[index].role = .unwatchable
+            await syncSubdirectories(index)
             _ = await wait(for: index, at: now, initial: true)
             if case .watching = volumes[index].role { changedOutOfSight(index, at: now) }
         }
@@ -482,6 +548,7 @@ struct WatchLoop {
         ])
         if case .watching(let watch) = volumes[index].role { await subscription.unwatch(watch) }
         volumes[index].role = .unwatchable
+        await syncSubdirectories(index)
         volumes[index].quietDeadline = nil
         volumes[index].dirty = false
         _ = await wait(for: index, at: now, initial: false)

@@ -128,6 +128,32 @@ extension VolumeContent {
         return content
     }
 
+    /// The subdirectories of a directory without `..data` that ``read(_:)`` walks into (relative paths,
+    /// parents before children): what a plain directory's watch must cover besides its root. At most
+    /// `limit`; `truncated` says when there were more.
+    static func subdirectories(of directory: String, limit: Int) -> (paths: [String], truncated: Bool) {
+        var found: [String] = []
+        var pending: [(relative: String, depth: Int)] = [("", 0)]
+        var index = 0
+        while index < pending.count {
+            let (relative, depth) = pending[index]
+            index += 1
+            guard depth + 1 < maxDepth else { continue }
+            let path = relative.isEmpty ? directory : VolumeFS.join(directory, relative)
+            guard let names = try? VolumeFS.entries(of: path) else { continue }
+            for name in names where !name.hasPrefix("..") {
+                let child = relative.isEmpty ? name : relative + "/" + name
+                var info = stat()
+                // lstat: links to directories are not walked into (they could loop), so not watched.
+                guard lstat(VolumeFS.join(directory, child), &info) == 0, info.st_mode & S_IFMT == S_IFDIR else { continue }
+                guard found.count < limit else { return (found, true) }
+                found.append(child)
+                pending.append((child, depth + 1))
+            }
+        }
+        return (found, false)
+    }
+
     private mutating func hashFile(_ relative: String, at path: String, size: Int) throws(VolumeSyscallError) {
         if Self.isDownwardMapName(relative) && size <= Self.maxMapFileSize {
             let data = try VolumeFS.readFile(path)

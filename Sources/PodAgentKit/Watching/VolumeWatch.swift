@@ -42,6 +42,21 @@ struct VolumeWatch {
     var lastWrite: ContinuousClock.Instant?
     /// Directories without `..data`: the first write of the current burst.
     var burstStart: ContinuousClock.Instant?
+    /// Directories without `..data`: a watch on each subdirectory the content walk reads (relative path
+    /// by watch), so that a write inside `conf.d/` is seen like one at the top.
+    var subdirectories: [InotifyWatch: Subdirectory] = [:]
+    /// Whether the last placement of subdirectory watches stopped at ``maxSubdirectoryWatches``.
+    var subdirectoriesTruncated = false
+
+    /// A watched subdirectory of a plain directory: its path below the root, and the inode watched (a
+    /// directory replaced under the same name needs a new watch).
+    struct Subdirectory {
+        var relative: String
+        var identity: FileIdentity?
+    }
+
+    /// Subdirectory watches per plain directory, at most (each is one of the node's per-UID inotify watches).
+    static let maxSubdirectoryWatches = 1024
 
     init(directory: String) {
         self.directory = directory
@@ -51,6 +66,11 @@ struct VolumeWatch {
     /// What the watch of a directory the kubelet does not manage asks for. No OPEN/ACCESS/CLOSE_NOWRITE:
     /// reading the volume (the app, or this watcher hashing it) must not wake anybody.
     static let directoryMask: InotifyMask = [
+        .create, .delete, .movedFrom, .movedTo, .closeWrite, .modify, .attrib, .deleteSelf, .moveSelf, .onlyDirectory,
+    ]
+    /// What the watch of a subdirectory of a plain directory asks for: as the root's, but its own end
+    /// (DELETE_SELF) is just a write — the parent's DELETE says the same.
+    static let subdirectoryMask: InotifyMask = [
         .create, .delete, .movedFrom, .movedTo, .closeWrite, .modify, .attrib, .deleteSelf, .moveSelf, .onlyDirectory,
     ]
     /// What the watch of a kubelet volume asks for: the commit, what undoes one (`..data` deleted or moved
