@@ -19,10 +19,10 @@ struct ReloadOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Changes to files matching this glob never count (repeatable; wins over --include).", valueName: "glob"))
     var exclude: [String] = []
 
-    @Option(name: .customLong("on-label"), help: ArgumentHelp("Only a change of this label key counts for a downwardAPI `labels` file (repeatable).", valueName: "key"))
+    @Option(name: .customLong("on-label"), help: ArgumentHelp("Only a change of this label key counts for a downwardAPI `labels` file (or the file --labels-file names) (repeatable).", valueName: "key"))
     var onLabels: [String] = []
 
-    @Option(name: .customLong("on-annotation"), help: ArgumentHelp("Only a change of this annotation key counts for a downwardAPI `annotations` file (repeatable).", valueName: "key"))
+    @Option(name: .customLong("on-annotation"), help: ArgumentHelp("Only a change of this annotation key counts for a downwardAPI `annotations` file (or the file --annotations-file names) (repeatable).", valueName: "key"))
     var onAnnotations: [String] = []
 
     @Option(help: ArgumentHelp("Quiet time after a kubelet commit before reloading, one window across all --dir (0 = at once).", valueName: "duration"))
@@ -174,6 +174,14 @@ struct ReloadOptions: ParsableArguments {
     func configuration(allowChildSignal: Bool, pod: PodDataOptions) throws -> HotReloadConfiguration {
         var configuration = try configuration(allowChildSignal: allowChildSignal)
         configuration.render = try renderSpec(pod: pod)
+        // A labels or annotations file under another name is compared key by key (and so filtered by
+        // --on-label / --on-annotation) like one named `labels` / `annotations`.
+        if let file = pod.labelsFile, let name = file.split(separator: "/").last {
+            configuration.watch.mapNames.labels.insert(String(name))
+        }
+        if let file = pod.annotationsFile, let name = file.split(separator: "/").last {
+            configuration.watch.mapNames.annotations.insert(String(name))
+        }
         return configuration
     }
 

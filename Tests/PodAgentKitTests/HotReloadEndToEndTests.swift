@@ -281,6 +281,31 @@ struct HotReloadEndToEndTests {
         #expect(!agent.log.contains("started"))
     }
 
+    @Test func onLabelComparesKeysInALabelsFileGivenByLabelsFile() async throws {
+        // A downwardAPI item with `path: podlabels`: --labels-file names it, and --on-label then compares
+        // it key by key like a file called `labels`.
+        let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
+        let path = dir.file("podinfo")
+        try FileSystem.makeDirectories(path)
+        let writer = AtomicWriter(targetDirectory: path)
+        func labels(_ app: String, _ tier: String) throws {
+            try writer.write(["podlabels": FileProjection(data: DownwardAPIMap.format(["app": app, "tier": tier])),
+                              "app.conf": FileProjection(text: "c")])
+        }
+        try labels("a", "x")
+        let (agent, record, _) = try await startWatch(
+            dir, volumes: [path], extra: ["--debounce", "0", "--log-level", "debug", "--on-label", "app",
+                                          "--labels-file", path + "/podlabels"])
+        try labels("a", "y")  // only tier: nothing to reload
+        #expect(await eventually { agent.log.components(separatedBy: "generation committed").count == 2 }, "\(agent.log)")
+        try labels("b", "y")
+        #expect(await eventually { lines(record).count == 1 }, "\(agent.log)")
+        let changeSets = agent.log.split(separator: "\n").filter { $0.contains("\"msg\":\"change set\"") }
+        #expect(changeSets.count == 1, "\(agent.log)")
+        #expect(changeSets.first?.contains("label keys app") == true, "\(changeSets)")
+        #expect(await agent.stop() == .exited(0))
+    }
+
     @Test func argumentsOfTheAppAndOfCommandsNeverReachTheLog() async throws {
         // In a pod spec, `args: ["--requirepass", "$(REDIS_PASSWORD)"]` reaches podagent with the Secret's
         // value in it; so may a --check's or --exec's words. Only the program's name is logged.

@@ -10,12 +10,15 @@ struct ChangeFilter: Sendable {
     var exclude: [String]
     var onLabels: Set<String>
     var onAnnotations: Set<String>
+    var mapNames: DownwardMapNames
 
-    init(include: [String] = [], exclude: [String] = [], onLabels: [String] = [], onAnnotations: [String] = []) {
+    init(include: [String] = [], exclude: [String] = [], onLabels: [String] = [], onAnnotations: [String] = [],
+         mapNames: DownwardMapNames = .standard) {
         self.include = include
         self.exclude = exclude
         self.onLabels = Set(onLabels)
         self.onAnnotations = Set(onAnnotations)
+        self.mapNames = mapNames
     }
 
     /// The globs: fnmatch(3) without flags against the path relative to the volume root, so `*`
@@ -31,12 +34,11 @@ struct ChangeFilter: Sendable {
     /// downwardAPI map (on either side), and then the change counts, as for any other file.
     func admits(_ path: String, changedKeys: [String]?) -> Bool {
         guard admitsPath(path) else { return false }
-        let name = path.split(separator: "/").last.map(String.init) ?? path
         let keys: Set<String>
-        switch name {
-        case VolumeContent.labelsFileName: keys = onLabels
-        case VolumeContent.annotationsFileName: keys = onAnnotations
-        default: return true
+        switch mapNames.kind(of: path) {
+        case .labels: keys = onLabels
+        case .annotations: keys = onAnnotations
+        case nil: return true
         }
         guard !keys.isEmpty, let changedKeys else { return true }
         return changedKeys.contains(where: keys.contains)

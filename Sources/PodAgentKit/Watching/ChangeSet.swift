@@ -86,7 +86,8 @@ public struct VolumeChange: Sendable, Hashable {
             let before = old.files[path]
             let after = new.files[path]
             guard before != after else { continue }
-            let keys = VolumeContent.isDownwardMapName(path) ? changedKeys(path, old, new) : nil
+            let kind = filter.mapNames.kind(of: path)
+            let keys = kind == nil ? nil : changedKeys(path, old, new)
             guard filter.admits(path, changedKeys: keys) else { continue }
             if before == nil {
                 change.added.append(path)
@@ -96,7 +97,7 @@ public struct VolumeChange: Sendable, Hashable {
                 change.modified.append(path)
             }
             if let keys {
-                if path.split(separator: "/").last == Substring(VolumeContent.labelsFileName) {
+                if kind == .labels {
                     labelKeys.formUnion(keys)
                 } else {
                     annotationKeys.formUnion(keys)

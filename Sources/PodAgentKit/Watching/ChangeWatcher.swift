@@ -383,7 +383,7 @@ struct WatchLoop {
         for index in volumes.indices where volumes[index].dirty {
             let directory = volumes[index].directory
             do throws(ContentReadError) {
-                contents[index] = try VolumeContent.read(directory)
+                contents[index] = try VolumeContent.read(directory, mapNames: configuration.mapNames)
                 volumes[index].dirty = false
                 volumes[index].managedByKubelet = contents[index].generation != nil
             } catch .busy {
@@ -444,7 +444,7 @@ struct WatchLoop {
     private func readBaseline(_ directory: String) async throws(WatchError) -> VolumeContent {
         for _ in 0..<100 {
             do throws(ContentReadError) {
-                return try VolumeContent.read(directory)
+                return try VolumeContent.read(directory, mapNames: configuration.mapNames)
             } catch {
                 switch error {
                 case .busy: try? await CancellableSleep.sleep(for: Self.busyRetry)

@@ -61,7 +61,7 @@ enum ContentReadError: Error, Equatable {
 extension VolumeContent {
     /// Reads `directory`: through `..data` when the kubelet's atomic writer manages it, else by
     /// walking it.
-    static func read(_ directory: String) throws(ContentReadError) -> VolumeContent {
+    static func read(_ directory: String, mapNames: DownwardMapNames = .standard) throws(ContentReadError) -> VolumeContent {
         let snapshot: VolumeSnapshot?
         do throws(AtomicVolumeError) {
             snapshot = try AtomicVolume.read(directory, includeData: true, listVisiblePaths: false)
@@ -72,11 +72,11 @@ extension VolumeContent {
             default: throw .failed(error.description)
             }
         }
-        guard let snapshot else { return try readUnmanaged(directory) }
+        guard let snapshot else { return try readUnmanaged(directory, mapNames: mapNames) }
         var content = VolumeContent(directory: directory, exists: true, generation: snapshot.generation.raw, files: [:])
         for file in snapshot.files {
             content.files[file.path] = Self.hex(SHA256.hash(data: file.data))
-            content.recordMap(file.path, file.data)
+            content.recordMap(file.path, file.data, mapNames: mapNames)
         }
         return content
     }
@@ -84,7 +84,7 @@ extension VolumeContent {
     /// A directory without `..data`: regular files (symlinks to files followed), subdirectories
     /// recursively. Names starting with `..` are skipped: they are the kubelet's, and before the first
     /// `..data` exists they belong to a generation that is not committed yet.
-    private static func readUnmanaged(_ directory: String) throws(ContentReadError) -> VolumeContent {
+    private static func readUnmanaged(_ directory: String, mapNames: DownwardMapNames) throws(ContentReadError) -> VolumeContent {
         var content = VolumeContent(directory: directory, exists: true, generation: nil, files: [:])
         var pending: [(relative: String, depth: Int)] = [("", 0)]
         while let next = pending.popLast() {
@@ -117,7 +117,7 @@ extension VolumeContent {
                     if depth + 1 < maxDepth { pending.append((child, depth + 1)) }
                 } else if kind == S_IFREG {
                     do throws(VolumeSyscallError) {
-                        try content.hashFile(child, at: full, size: Int(info.st_size))
+                        try content.hashFile(child, at: full, size: Int(info.st_size), mapNames: mapNames)
                     } catch {
                         if error.errno == ENOENT { continue }  // removed mid-walk; its DELETE follows
                         throw .failed("cannot read \(full): \(VolumeFS.message(error.errno))")
@@ -154,11 +154,11 @@ extension VolumeContent {
         return (found, false)
     }
 
-    private mutating func hashFile(_ relative: String, at path: String, size: Int) throws(VolumeSyscallError) {
-        if Self.isDownwardMapName(relative) && size <= Self.maxMapFileSize {
+    private mutating func hashFile(_ relative: String, at path: String, size: Int, mapNames: DownwardMapNames) throws(VolumeSyscallError) {
+        if mapNames.kind(of: relative) != nil && size <= Self.maxMapFileSize {
             let data = try VolumeFS.readFile(path)
             files[relative] = Self.hex(SHA256.hash(data: data))
-            recordMap(relative, data)
+            recordMap(relative, data, mapNames: mapNames)
             return
         }
         // Streamed: a plain directory may hold large files.
@@ -179,14 +179,9 @@ extension VolumeContent {
         files[relative] = Self.hex(hasher.finalize())
     }
 
-    static func isDownwardMapName(_ path: String) -> Bool {
-        let name = path.split(separator: "/").last.map(String.init) ?? path
-        return name == labelsFileName || name == annotationsFileName
-    }
-
     /// Keeps the key → value-digest map of a labels/annotations file that parses as one.
-    private mutating func recordMap(_ path: String, _ data: [UInt8]) {
-        guard Self.isDownwardMapName(path), data.count <= Self.maxMapFileSize,
+    private mutating func recordMap(_ path: String, _ data: [UInt8], mapNames: DownwardMapNames) {
+        guard mapNames.kind(of: path) != nil, data.count <= Self.maxMapFileSize,
             let entries = try? DownwardAPIMap.parseEntries(data)
         else { return }
         var map: [String: String] = [:]

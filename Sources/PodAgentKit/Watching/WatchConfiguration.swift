@@ -24,6 +24,9 @@ public struct WatchConfiguration: Sendable {
     public var onLabels: [String]
     /// When set, a change of a downwardAPI `annotations` file counts only if one of these keys changed.
     public var onAnnotations: [String]
+    /// The file names (last path component) read as downwardAPI `labels` / `annotations` maps, compared key
+    /// by key: `labels` and `annotations`, plus the names of `--labels-file` / `--annotations-file`.
+    public var mapNames: DownwardMapNames
     /// One window across all directories: after a commit, wait until no further commit came for this
     /// long, then read and emit. Volumes the kubelet updates in one pod sync commit within
     /// milliseconds of each other, so a short window turns them into one change set. Zero emits after
@@ -42,13 +45,14 @@ public struct WatchConfiguration: Sendable {
         self.exclude = []
         self.onLabels = []
         self.onAnnotations = []
+        self.mapNames = .standard
         self.debounce = .milliseconds(100)
         self.minInterval = .zero
         self.quietPeriod = .milliseconds(100)
     }
 
     var filter: ChangeFilter {
-        ChangeFilter(include: include, exclude: exclude, onLabels: onLabels, onAnnotations: onAnnotations)
+        ChangeFilter(include: include, exclude: exclude, onLabels: onLabels, onAnnotations: onAnnotations, mapNames: mapNames)
     }
 
     /// Checks the options and returns the directories as absolute paths without trailing slashes,
@@ -131,5 +135,29 @@ public struct WatchError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unreadable(let path, let message):
             return "cannot read `\(path)`: \(message)"
         }
+    }
+}
+
+/// Which files of a watched directory are downwardAPI label or annotation maps, by name.
+public struct DownwardMapNames: Sendable, Equatable {
+    public enum Kind: Sendable { case labels, annotations }
+
+    public var labels: Set<String>
+    public var annotations: Set<String>
+
+    /// `labels` and `annotations`, the names the Kubernetes docs use.
+    public static let standard = DownwardMapNames(labels: [VolumeContent.labelsFileName], annotations: [VolumeContent.annotationsFileName])
+
+    public init(labels: Set<String>, annotations: Set<String>) {
+        self.labels = labels
+        self.annotations = annotations
+    }
+
+    /// What the file at `path` (relative to its volume) is, judged by its last component.
+    func kind(of path: String) -> Kind? {
+        let name = path.split(separator: "/").last.map(String.init) ?? path
+        if labels.contains(name) { return .labels }
+        if annotations.contains(name) { return .annotations }
+        return nil
     }
 }
