@@ -324,6 +324,26 @@ extension WatchInotifySuites {
             await harness.stop()
         }
 
+        @Test("a plain directory is not read while a file in it is still open for writing, even past the quiet period")
+        func plainDirectoryWaitsForAWriterToClose() async throws {
+            let sandbox = try WatchSandbox()
+            defer { sandbox.remove() }
+            try sandbox.write("app.conf", "old")
+            let harness = try await WatchHarness(Self.configuration([sandbox.path]))
+            let fd = open(sandbox.path("app.conf"), O_WRONLY | O_TRUNC)
+            try #require(fd >= 0)
+            #expect(write(fd, "server {\n", 9) == 9)
+            try await Task.sleep(for: .milliseconds(700))  // the writer pauses for more than three quiet periods
+            #expect(write(fd, "}\n", 2) == 2)
+            close(fd)
+            let sets = await harness.collector.wait(forCount: 1)
+            #expect(sets.first?.contents.first == (try? VolumeContent.read(sandbox.path)), "read half written")
+            try sandbox.write("sentinel", "s")
+            let all = await harness.collector.wait(forCount: 2)
+            #expect(all.count == 2 && all[1].volumes == [VolumeChange(directory: sandbox.path, added: ["sentinel"])])
+            await harness.stop()
+        }
+
         @Test("writes inside a plain directory's subdirectories are seen: one there at start, one made later, one replaced")
         func plainDirectorySubdirectories() async throws {
             let sandbox = try WatchSandbox()

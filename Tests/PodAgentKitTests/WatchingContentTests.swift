@@ -38,6 +38,18 @@ struct WatchingContentTests {
         #expect(content.files == ["app.conf": Self.abcDigest, "conf.d/site.conf": Self.abcDigest, "link": Self.abcDigest])
     }
 
+    @Test("a plain directory's files that the globs leave out are not read (a log growing in a shared emptyDir)")
+    func plainDirectoryFilteredFilesAreNotRead() throws {
+        let sandbox = try WatchSandbox("content")
+        defer { sandbox.remove() }
+        try sandbox.write("app.conf", "abc")
+        try sandbox.write("logs/app.log", "abc")
+        try sandbox.write("unreadable.log", "abc")
+        #expect(chmod(sandbox.path("unreadable.log"), 0) == 0 || getuid() == 0)
+        let content = try VolumeContent.read(sandbox.path, filter: ChangeFilter(exclude: ["*.log"]))
+        #expect(content.files == ["app.conf": Self.abcDigest])
+    }
+
     @Test("a missing directory reads as missing")
     func missingDirectory() {
         #expect(throws: ContentReadError.missing) { try VolumeContent.read("/nonexistent/podagent-content") }

@@ -154,6 +154,8 @@ struct WatchLoop {
     let outbox: ChangeOutbox
     let input: AsyncStream<WatchInput>.Continuation
     let subscription: InotifySubscription
+    /// The configuration's filters: a write to a file they leave out cannot change what counts.
+    let filter: ChangeFilter
     var volumes: [VolumeWatch]
     /// The content last read, per directory (configuration order).
     var contents: [VolumeContent]
@@ -177,6 +179,8 @@ struct WatchLoop {
     static let maxRecoveryDelay = Duration.seconds(30)
     /// How many debounce windows (quiet periods) continuous activity may postpone a read.
     static let maxDelayFactor = 10
+    /// How many quiet periods a file still open for writing may postpone the read of a plain directory.
+    static let maxOpenWriteFactor = 100
 
     init(configuration: WatchConfiguration, directories: [String], logger: Logger, metrics: WatchMetrics,
          outbox: ChangeOutbox, input: AsyncStream<WatchInput>.Continuation) {
@@ -186,6 +190,7 @@ struct WatchLoop {
         self.outbox = outbox
         self.input = input
         subscription = InotifyThread.shared.subscribe { input.yield(.inotify($0)) }
+        filter = configuration.filter
         volumes = directories.map(VolumeWatch.init(directory:))
         contents = directories.map(VolumeContent.missing)
     }
@@ -242,8 +247,25 @@ struct WatchLoop {
             wrote(index, at: now)
         } else if !event.name.hasPrefix(".."),
                   !event.mask.isDisjoint(with: [.create, .delete, .movedFrom, .movedTo, .closeWrite, .modify, .attrib, .deleteSelf, .moveSelf]) {
-            wrote(index, at: now)
+            let below = volumes[index].subdirectories[watch]?.relative ?? ""
+            plainWrite(event, relative: event.name.isEmpty ? below : below + "/" + event.name, volume: index, at: now)
         }
+    }
+
+    /// A write in a plain directory, to the file at `relative` below its root (or to a directory):
+    /// starts or extends the quiet period, and keeps track of files open for writing. A file the
+    /// filters leave out changes nothing that counts, so its writes (a log appended to all the time)
+    /// neither postpone nor cause a read.
+    mutating func plainWrite(_ event: InotifyEvent, relative: String, volume index: Int, at now: ContinuousClock.Instant) {
+        if !event.name.isEmpty && !event.mask.contains(.isDirectory) {
+            guard filter.admitsPath(relative) else { return }
+            if event.mask.contains(.modify) {
+                volumes[index].openWrites.insert(relative)
+            } else if !event.mask.isDisjoint(with: [.closeWrite, .delete, .movedFrom]) {
+                volumes[index].openWrites.remove(relative)
+            }
+        }
+        wrote(index, at: now)
     }
 
     /// Matches the subdirectory watches of a plain directory to its tree as it is now; a kubelet volume,
@@ -309,7 +331,7 @@ struct WatchLoop {
             volumes[index].managedByKubelet = true
             commit(index, seenAt: now, now: now)
         case .written:
-            wrote(index, at: now)
+            plainWrite(event, relative: event.name, volume: index, at: now)
         case .lost:
             await lose(index, at: now)
         case .irrelevant:
@@ -344,6 +366,12 @@ struct WatchLoop {
     mutating func fireDeadlines(at now: ContinuousClock.Instant) async {
         for index in volumes.indices {
             guard let deadline = volumes[index].quietDeadline, deadline <= now else { continue }
+            if !volumes[index].openWrites.isEmpty, let start = volumes[index].burstStart,
+               now < start + configuration.quietPeriod * Self.maxOpenWriteFactor {
+                // A file is still open for writing (MODIFY, no CLOSE_WRITE yet): its writer paused half way.
+                volumes[index].quietDeadline = now + configuration.quietPeriod
+                continue
+            }
             volumes[index].quietDeadline = nil
             await syncSubdirectories(index)
             commit(index, seenAt: volumes[index].lastWrite ?? now, now: now)
@@ -383,7 +411,7 @@ struct WatchLoop {
         for index in volumes.indices where volumes[index].dirty {
             let directory = volumes[index].directory
             do throws(ContentReadError) {
-                contents[index] = try VolumeContent.read(directory, mapNames: configuration.mapNames)
+                contents[index] = try VolumeContent.read(directory, mapNames: configuration.mapNames, filter: filter)
                 volumes[index].dirty = false
                 volumes[index].managedByKubelet = contents[index].generation != nil
             } catch .busy {
@@ -444,7 +472,7 @@ struct WatchLoop {
     private func readBaseline(_ directory: String) async throws(WatchError) -> VolumeContent {
         for _ in 0..<100 {
             do throws(ContentReadError) {
-                return try VolumeContent.read(directory, mapNames: configuration.mapNames)
+                return try VolumeContent.read(directory, mapNames: configuration.mapNames, filter: filter)
             } catch {
                 switch error {
                 case .busy: try? await CancellableSleep.sleep(for: Self.busyRetry)
@@ -550,6 +578,7 @@ struct WatchLoop {
         volumes[index].role = .unwatchable
         await syncSubdirectories(index)
         volumes[index].quietDeadline = nil
+        volumes[index].openWrites = []
         volumes[index].dirty = false
         _ = await wait(for: index, at: now, initial: false)
     }
@@ -578,6 +607,7 @@ struct WatchLoop {
         metrics.errors.increment()
         logger.warning("rescanning every watched directory", metadata: ["reason": .string(reason)])
         for index in volumes.indices {
+            volumes[index].openWrites = []  // a CLOSE_WRITE may be among the lost events
             switch volumes[index].role {
             case .watching:
                 if FileIdentity(volumes[index].directory) == volumes[index].identity {

@@ -61,7 +61,10 @@ enum ContentReadError: Error, Equatable {
 extension VolumeContent {
     /// Reads `directory`: through `..data` when the kubelet's atomic writer manages it, else by
     /// walking it.
-    static func read(_ directory: String, mapNames: DownwardMapNames = .standard) throws(ContentReadError) -> VolumeContent {
+    /// `filter`: in a plain directory, files its globs leave out are not read at all (they cannot change
+    /// what counts, and may be large: a log in a shared emptyDir); a kubelet volume is read whole.
+    static func read(_ directory: String, mapNames: DownwardMapNames = .standard, filter: ChangeFilter? = nil)
+        throws(ContentReadError) -> VolumeContent {
         let snapshot: VolumeSnapshot?
         do throws(AtomicVolumeError) {
             snapshot = try AtomicVolume.read(directory, includeData: true, listVisiblePaths: false)
@@ -72,7 +75,7 @@ extension VolumeContent {
             default: throw .failed(error.description)
             }
         }
-        guard let snapshot else { return try readUnmanaged(directory, mapNames: mapNames) }
+        guard let snapshot else { return try readUnmanaged(directory, mapNames: mapNames, filter: filter) }
         var content = VolumeContent(directory: directory, exists: true, generation: snapshot.generation.raw, files: [:])
         for file in snapshot.files {
             content.files[file.path] = Self.hex(SHA256.hash(data: file.data))
@@ -84,7 +87,8 @@ extension VolumeContent {
     /// A directory without `..data`: regular files (symlinks to files followed), subdirectories
     /// recursively. Names starting with `..` are skipped: they are the kubelet's, and before the first
     /// `..data` exists they belong to a generation that is not committed yet.
-    private static func readUnmanaged(_ directory: String, mapNames: DownwardMapNames) throws(ContentReadError) -> VolumeContent {
+    private static func readUnmanaged(_ directory: String, mapNames: DownwardMapNames, filter: ChangeFilter?)
+        throws(ContentReadError) -> VolumeContent {
         var content = VolumeContent(directory: directory, exists: true, generation: nil, files: [:])
         var pending: [(relative: String, depth: Int)] = [("", 0)]
         while let next = pending.popLast() {
@@ -116,6 +120,7 @@ extension VolumeContent {
                 if kind == S_IFDIR {
                     if depth + 1 < maxDepth { pending.append((child, depth + 1)) }
                 } else if kind == S_IFREG {
+                    if let filter, !filter.admitsPath(child) { continue }
                     do throws(VolumeSyscallError) {
                         try content.hashFile(child, at: full, size: Int(info.st_size), mapNames: mapNames)
                     } catch {

@@ -42,6 +42,9 @@ struct VolumeWatch {
     var lastWrite: ContinuousClock.Instant?
     /// Directories without `..data`: the first write of the current burst.
     var burstStart: ContinuousClock.Instant?
+    /// Directories without `..data`: files (paths below the root) written to and not closed yet. A read
+    /// waits for them, so that a writer pausing half way (longer than the quiet period) is not read half done.
+    var openWrites: Set<String> = []
     /// Directories without `..data`: a watch on each subdirectory the content walk reads (relative path
     /// by watch), so that a write inside `conf.d/` is seen like one at the top.
     var subdirectories: [InotifyWatch: Subdirectory] = [:]
