@@ -78,6 +78,40 @@ struct ProcessFinderTests {
         #expect(try tree.finder(selfPID: 1).oldest(named: "app").pid == 11)
     }
 
+    @Test func aWorkerStartedInTheSameTickWithALowerPidLosesToItsMaster() throws {
+        // After PID wraparound: the master near pid_max, its workers from the bottom, all in one tick.
+        let tree = ProcFakeTree()
+        defer { ProcFixture.remove(tree.root) }
+        tree.add(pid: 4_194_303, comm: "nginx", start: 7, argv: ["nginx: master process nginx -g daemon off;"])
+        tree.add(pid: 301, comm: "nginx", parent: 4_194_303, start: 7, argv: ["nginx: worker process"])
+        tree.add(pid: 302, comm: "nginx", parent: 4_194_303, start: 7, argv: ["nginx: worker process"])
+        #expect(try tree.finder(selfPID: 1).oldest(named: "nginx").pid == 4_194_303)
+    }
+
+    @Test func aPathMatchesTheExecutableWhenArgv0WasRewrittenOrIsBare() throws {
+        let tree = ProcFakeTree()
+        defer { ProcFixture.remove(tree.root) }
+        tree.add(pid: 40, comm: "nginx", start: 5, argv: ["nginx: master process /usr/sbin/nginx"])
+        tree.add(pid: 41, comm: "nginx", parent: 40, start: 6, argv: ["nginx: worker process"])
+        tree.add(pid: 50, comm: "sleep", start: 7, argv: ["sleep", "300"])
+        for (pid, exe) in [(40, "/usr/sbin/nginx"), (41, "/usr/sbin/nginx"), (50, "/usr/bin/sleep")] {
+            #expect(symlink(exe, tree.root + "/\(pid)/exe") == 0)
+        }
+        let finder = tree.finder(selfPID: 1)
+        #expect(try finder.oldest(named: "/usr/sbin/nginx").pid == 40)
+        #expect(try finder.oldest(named: "/usr/bin/sleep").pid == 50)
+        #expect(throws: ProcessLookupError.self) { try finder.oldest(named: "/usr/bin/nginx") }
+    }
+
+    @Test func theTruncatedCommPrefixDoesNotOverruleAnArgv0ThatSaysOtherwise() throws {
+        let tree = ProcFakeTree()
+        defer { ProcFixture.remove(tree.root) }
+        tree.add(pid: 60, comm: "my-very-long-pr", start: 1, argv: ["/opt/bin/my-very-long-process-name", "--serve"])
+        let finder = tree.finder(selfPID: 1)
+        #expect(try finder.oldest(named: "my-very-long-process-name").pid == 60)
+        #expect(throws: ProcessLookupError.self) { try finder.oldest(named: "my-very-long-process-XYZ") }
+    }
+
     @Test func podagentItselfZombiesAndKernelThreadsNeverMatch() throws {
         let tree = ProcFakeTree()
         defer { ProcFixture.remove(tree.root) }
@@ -125,7 +159,7 @@ struct ProcessFinderTests {
         tree.add(pid: 20, comm: "httpd", parent: 0, start: 4, argv: ["httpd", "-DFOREGROUND"])
         tree.add(pid: 21, comm: "httpd", parent: 20, start: 5, argv: ["httpd", "-DFOREGROUND"])
         let error = #expect(throws: ProcessLookupError.self) { try tree.finder(selfPID: 8).oldest(named: "nginx") }
-        #expect(error?.description == "no process named nginx among the 2 other visible processes (a name matches /proc/PID/comm or the basename of argv[0])")
+        #expect(error?.description == "no process named nginx among the 2 other visible processes (a name matches /proc/PID/comm or the basename of argv[0]; a path, argv[0] or /proc/PID/exe)")
     }
 
     @Test func unreadableProcRootIsReported() {

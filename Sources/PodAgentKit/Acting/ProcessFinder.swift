@@ -68,11 +68,26 @@ public struct ProcessFinder: Sendable {
     /// namespace is probably not shared (nothing visible but podagent and its own family).
     public func oldest(named name: String) throws(ProcessLookupError) -> ProcessRecord {
         let all = try processes()
-        let candidates = all.filter { $0.pid != selfPID && $0.state != "Z" && !$0.isKernelThread && $0.matches(name) }
-        if let oldest = candidates.min(by: { ($0.startTime, $0.pid) < ($1.startTime, $1.pid) }) {
+        let candidates = all.filter { record in
+            guard record.pid != selfPID, record.state != "Z", !record.isKernelThread else { return false }
+            // A path also matches the executable itself: nginx rewrites its argv[0], and a program
+            // started through PATH has a bare one.
+            return record.matches(name) || (name.contains("/") && executable(of: record.pid) == name)
+        }
+        // A match whose parent also matches is a worker of it. Workers usually start in the same clock
+        // tick as their master, and after PID wraparound may have the lower PID: "oldest" alone could
+        // pick one, and a worker that gets SIGHUP ignores it or dies.
+        let matched = Set(candidates.map(\.pid))
+        let masters = candidates.filter { !matched.contains($0.parentPID) }
+        if let oldest = (masters.isEmpty ? candidates : masters).min(by: { ($0.startTime, $0.pid) < ($1.startTime, $1.pid) }) {
             return oldest
         }
         throw ProcessLookupError(kind: .noMatch(name: name, othersVisible: strangers(in: all).count))
+    }
+
+    /// `/proc/PID/exe`, when readable (another UID's needs CAP_SYS_PTRACE).
+    func executable(of pid: Int32) -> String? {
+        try? VolumeFS.readlink(FileSystem.join(procRoot, String(pid)) + "/exe")
     }
 
     /// Processes that are neither podagent, its ancestors, its descendants, the pod's `pause`
@@ -168,11 +183,14 @@ public struct ProcessRecord: Sendable, Equatable {
         guard !wanted.isEmpty else { return false }
         if wanted.contains("/") { return argv0 == wanted }
         if name == wanted { return true }
+        let base = argv0?.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init)
+        if base == wanted { return true }
         let commLimit = 15
         if wanted.utf8.count > commLimit && name.utf8.count == commLimit && wanted.utf8.starts(with: name.utf8) {
-            return true
-        }
-        if let argv0, let base = argv0.split(separator: "/", omittingEmptySubsequences: false).last, base == wanted {
+            // comm is the executable's name cut at 15 bytes. When argv[0]'s basename is that longer name,
+            // it decides (and did not match above); else (no argv[0], or one the program rewrote) the
+            // prefix is all there is.
+            if let base, base.utf8.count > commLimit, base.utf8.starts(with: name.utf8) { return false }
             return true
         }
         return false
@@ -216,7 +234,7 @@ public struct ProcessLookupError: Error, CustomStringConvertible, Sendable, Equa
         case .noMatch(let name, 0):
             return "no process named \(name) is visible — the PID namespace may not be shared: set `shareProcessNamespace: true` in the pod spec"
         case .noMatch(let name, let others):
-            return "no process named \(name) among the \(others) other visible processes (a name matches /proc/PID/comm or the basename of argv[0])"
+            return "no process named \(name) among the \(others) other visible processes (a name matches /proc/PID/comm or the basename of argv[0]; a path, argv[0] or /proc/PID/exe)"
         case .pidFileUnreadable(let path, let code):
             if code == ENOENT {
                 return "pid file \(path) does not exist — has the process started, and is the file on a volume shared with podagent?"
