@@ -38,6 +38,23 @@ struct WatchingContentTests {
         #expect(content.files == ["app.conf": Self.abcDigest, "conf.d/site.conf": Self.abcDigest, "link": Self.abcDigest])
     }
 
+    @Test("a plain directory past the bound of the walk says so; files the globs leave out do not count toward it")
+    func plainDirectoryPastTheBoundIsTruncated() throws {
+        let sandbox = try WatchSandbox("content")
+        defer { sandbox.remove() }
+        try sandbox.write("objs/.keep", "")
+        for index in 0..<VolumeContent.maxFiles {
+            let fd = open(sandbox.path("objs/\(index).o"), O_WRONLY | O_CREAT, 0o644)
+            try #require(fd >= 0)
+            close(fd)
+        }
+        try sandbox.write("app.conf", "abc")
+        let all = try VolumeContent.read(sandbox.path)
+        #expect(all.truncated && all.files.count == VolumeContent.maxFiles)
+        let narrowed = try VolumeContent.read(sandbox.path, filter: ChangeFilter(exclude: ["objs/*"]))
+        #expect(!narrowed.truncated && narrowed.files == ["app.conf": Self.abcDigest])
+    }
+
     @Test("a plain directory's files that the globs leave out are not read (a log growing in a shared emptyDir)")
     func plainDirectoryFilteredFilesAreNotRead() throws {
         let sandbox = try WatchSandbox("content")

@@ -411,7 +411,9 @@ struct WatchLoop {
         for index in volumes.indices where volumes[index].dirty {
             let directory = volumes[index].directory
             do throws(ContentReadError) {
+                let wasTruncated = contents[index].truncated
                 contents[index] = try VolumeContent.read(directory, mapNames: configuration.mapNames, filter: filter)
+                if contents[index].truncated && !wasTruncated { warnTruncated(directory) }
                 volumes[index].dirty = false
                 volumes[index].managedByKubelet = contents[index].generation != nil
             } catch .busy {
@@ -433,6 +435,14 @@ struct WatchLoop {
         guard let first = firstCommitSeen else { return }
         outbox.publish(contents, firstCommitSeen: first)
         if !busy && !failed { firstCommitSeen = nil }
+    }
+
+    /// Said once each time a plain directory grows past the walk's bound.
+    func warnTruncated(_ directory: String) {
+        logger.warning("directory has too many files; only the first ones are compared", metadata: [
+            "volume": .string(directory), "compared": "\(VolumeContent.maxFiles)",
+            "hint": "narrow it with --include/--exclude (left-out files are not read) or watch a subdirectory",
+        ])
     }
 
     // MARK: - timers
@@ -465,6 +475,7 @@ struct WatchLoop {
         for index in volumes.indices {
             guard case .watching = volumes[index].role else { continue }
             contents[index] = try await readBaseline(volumes[index].directory)
+            if contents[index].truncated { warnTruncated(volumes[index].directory) }
             volumes[index].managedByKubelet = contents[index].generation != nil
         }
     }

@@ -23,6 +23,9 @@ public struct VolumeContent: Sendable, Hashable {
     /// of the value. Digests, not values: comparing them is enough, and nothing of the content stays
     /// in memory.
     var downwardMaps: [String: [String: String]]
+    /// A directory without `..data` with more than ``maxFiles`` files: the rest were not read, so a change
+    /// among them is not seen (and which ones were left out can differ from one read to the next).
+    var truncated = false
 
     public init(directory: String, exists: Bool, generation: String?, files: [String: String]) {
         self.directory = directory
@@ -105,7 +108,10 @@ extension VolumeContent {
                 throw .failed("cannot list \(path): \(VolumeFS.message(error.errno))")
             }
             for name in names where !name.hasPrefix("..") {
-                guard content.files.count < maxFiles else { return content }
+                guard content.files.count < maxFiles else {
+                    content.truncated = true
+                    return content
+                }
                 let child = relative.isEmpty ? name : relative + "/" + name
                 let full = VolumeFS.join(directory, child)
                 var info = stat()
