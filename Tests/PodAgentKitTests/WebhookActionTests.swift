@@ -241,6 +241,36 @@ struct WebhookActionTests {
         #expect(requests[0].header("User-Agent") == "podagent/\(PodAgentVersion.string)")
     }
 
+    @Test func userInfoInTheURLIsSentAsBasicAuthenticationAndNeverShown() async throws {
+        let server = try await PipeHTTPServer.start()
+        let client = WebhookClient()
+        defer { Task { await server.stop() } }
+        // Percent-encoded as a URL must be: "pa/ss:w%rd" and a user with an "@".
+        let withUser = server.url.replacingOccurrences(of: "http://", with: "http://ops%40team:pa%2Fss%3Aw%25rd@")
+        let action = try WebhookAction(url: withUser + "/-/reload", timeout: .seconds(10), client: client)
+        #expect(!action.summary.contains("pa") && !action.summary.contains("ops"), "\(action.summary)")
+        try await action.perform(for: ReloadTrigger(sequence: 1, firstCommitSeen: nil, summary: "x"))
+        // A given Authorization header wins over the URL's.
+        let given = try WebhookAction(url: withUser + "/-/reload", headers: [try WebhookHeader(parsing: "Authorization: Bearer t0ken")],
+                                      timeout: .seconds(10), client: client)
+        try await given.perform(for: ReloadTrigger(sequence: 2, firstCommitSeen: nil, summary: "x"))
+        await client.shutdown()
+        let requests = server.requests
+        try #require(requests.count == 2)
+        #expect(requests[0].header("Authorization") == "Basic " + Base64.encode(Array("ops@team:pa/ss:w%rd".utf8)))
+        #expect(requests[1].headers.filter { $0.name.lowercased() == "authorization" }.map(\.value) == ["Bearer t0ken"])
+    }
+
+    @Test func aPasswordWithAnUnencodedSlashIsRefusedWithoutQuotingIt() {
+        let error = #expect(throws: WebhookConfigurationError.self) {
+            _ = try WebhookAction(url: "http://admin:PASS/WORD@127.0.0.1:9090/-/reload", timeout: .seconds(1))
+        }
+        #expect(error.map { "\($0)" }?.contains("percent-encode") == true)
+        #expect(error.map { "\($0)" }?.contains("PASS") == false)
+        // An "@" in a path is no user info: such a URL is fine.
+        #expect((try? WebhookAction(url: "http://127.0.0.1:9090/users/@me", timeout: .seconds(1))) != nil)
+    }
+
     @Test func givenHostReplacesTheDefaultAndFramingHeadersAreTheClients() async throws {
         let server = try await PipeHTTPServer.start()
         let client = WebhookClient()

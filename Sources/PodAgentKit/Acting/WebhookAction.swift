@@ -134,6 +134,7 @@ public struct WebhookAction: Sendable {
         var prefix = HTTPHeaders()
         var suffix: [(String, String)] = []
         var hostGiven = false
+        var authorizationGiven = false
         for header in given {
             // The message's framing is the client's: a user-given length would desynchronise the connection.
             let lower = header.name.lowercased()
@@ -143,7 +144,12 @@ public struct WebhookAction: Sendable {
                 hostGiven = true
                 suffix.removeAll { $0.0.lowercased() == "host" }
             }
+            if lower == "authorization" { authorizationGiven = true }
             suffix.append((header.name, header.value))
+        }
+        if let credentials = target.basicCredentials, !authorizationGiven {
+            // User info in the URL, as curl and Prometheus read it; never logged, like every header value.
+            suffix.insert(("Authorization", "Basic " + Base64.encode(credentials)), at: 0)
         }
         if !hostGiven { prefix.add(name: "Host", value: target.hostHeader) }
         prefix.add(name: "User-Agent", value: "podagent/\(PodAgentVersion.string)")

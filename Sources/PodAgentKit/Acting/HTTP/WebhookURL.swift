@@ -1,8 +1,9 @@
 /// A webhook URL taken apart: where to connect, what to ask for, and what is safe to show.
 ///
 /// Only what a webhook needs: `http` and `https`, a host name or an IPv4 / bracketed IPv6 literal, an
-/// optional port. User info (`user:pass@`) is accepted and ignored — never sent, never shown — as before;
-/// credentials belong in a `--webhook-header`. The fragment is dropped, as HTTP never sends it.
+/// optional port. User info (`user:pass@`, percent-encoded) becomes HTTP Basic authentication, as curl
+/// and Prometheus do, unless an `Authorization` header is given; it is never shown. The fragment is
+/// dropped, as HTTP never sends it.
 struct WebhookURL: Sendable, Equatable {
     var isTLS: Bool
     /// The host without IPv6 brackets, as given (case kept for SNI; DNS ignores it).
@@ -14,6 +15,8 @@ struct WebhookURL: Sendable, Equatable {
     var hostHeader: String
     /// `scheme://host[:port]/path`, with user info and query left out: safe for logs.
     var display: String
+    /// `user:password` from the user info, percent-decoded, for Basic authentication; nil without user info.
+    var basicCredentials: [UInt8]?
 
     init(parsing text: String) throws(WebhookConfigurationError) {
         let lower = text.lowercased()
@@ -33,7 +36,13 @@ struct WebhookURL: Sendable, Equatable {
         let rest = text.dropFirst(schemeLength)
         let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
         var authority = rest[..<authorityEnd]
-        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
+        basicCredentials = nil
+        if let at = authority.lastIndex(of: "@") {
+            var credentials = Self.percentDecoded(authority[..<at])
+            if !credentials.contains(UInt8(ascii: ":")) { credentials.append(UInt8(ascii: ":")) }  // user, no password
+            basicCredentials = credentials
+            authority = authority[authority.index(after: at)...]
+        }
         guard !authority.isEmpty, !authority.hasPrefix(":") else {
             throw WebhookConfigurationError("webhook URL has no host")
         }
@@ -64,6 +73,12 @@ struct WebhookURL: Sendable, Equatable {
             guard portPart.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
                 let number = Int(portPart), (1...65_535).contains(number)
             else {
+                if basicCredentials == nil && rest[authorityEnd...].contains("@") {
+                    // `user:pa/ss@host`: the authority ended at the `/`, so what looks like a port is part of
+                    // a password. Say so without quoting any of it.
+                    throw WebhookConfigurationError(
+                        "webhook URL: its user info seems to hold a '/', '?' or '#' — percent-encode them (%2F, %3F, %23)")
+                }
                 throw WebhookConfigurationError("webhook URL port \"\(portPart)\" is not a number from 1 to 65535")
             }
             port = number
@@ -83,5 +98,31 @@ struct WebhookURL: Sendable, Equatable {
 
         display = text.prefix(schemeLength).lowercased() + String(authority) + String(path)
         if pathEnd < beforeFragment.endIndex { display += "?…" }
+    }
+
+    /// `%XX` decoded; other bytes as they are (a `%` not followed by two hex digits too).
+    static func percentDecoded(_ text: Substring) -> [UInt8] {
+        let bytes = Array(text.utf8)
+        var result: [UInt8] = []
+        var index = 0
+        func hex(_ byte: UInt8) -> UInt8? {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+        }
+        while index < bytes.count {
+            if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count,
+               let high = hex(bytes[index + 1]), let low = hex(bytes[index + 2]) {
+                result.append(high << 4 | low)
+                index += 3
+            } else {
+                result.append(bytes[index])
+                index += 1
+            }
+        }
+        return result
     }
 }
