@@ -225,6 +225,7 @@ struct ProcessShellWordsTests {
         ("kill -HUP 1\\\n2", ["kill", "-HUP", "12"]),
         ("curl http://127.0.0.1:9000/-/reload?force=1 -X POST", ["curl", "http://127.0.0.1:9000/-/reload?force=1", "-X", "POST"]),
         ("ls *.conf ~", ["ls", "*.conf", "~"]),
+        ("curl http://h/#frag a#b", ["curl", "http://h/#frag", "a#b"]),  // # inside a word is no comment
         ("héllo 'wörld'", ["héllo", "wörld"]),
         ("", []),
         ("   ", []),
@@ -247,6 +248,7 @@ struct ProcessShellWordsTests {
         ("cat < in", .needsShell("<"), 5),
         ("echo > out", .needsShell(">"), 6),
         ("(cd x)", .needsShell("("), 1),
+        ("nginx -s reload # reload nginx", .needsShell("#"), 17),
     ])
     func rejectsWhatNeedsAShell(_ text: String, _ reason: ShellWordsError.Reason, _ column: Int) {
         #expect(throws: ShellWordsError(reason: reason, text: text, column: column)) {

@@ -83,6 +83,9 @@ public enum ShellWords {
                 index += 2
             case "|", "&", ";", "<", ">", "(", ")", "$", "`":
                 throw fail(.needsShell(String(scalar)), at: index)
+            case "#" where !inWord:
+                // A comment in a shell; passed on, `# reload nginx` would become three arguments.
+                throw fail(.needsShell("#"), at: index)
             default:
                 word.append(scalar)
                 inWord = true
