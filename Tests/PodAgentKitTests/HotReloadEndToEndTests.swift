@@ -370,6 +370,12 @@ extension HotReloadEndToEndTests {
         #expect(await eventually { lines(record) == ["start v0"] }, "\(agent.log)")
         try volume.set("v1")
         #expect(await eventually { lines(record) == ["start v0", "start v1"] }, "\(agent.log)")
+        #expect(await eventually { agent.log.contains("reload done") }, "\(agent.log)")
+        // The README's promise: a reload's "change set" line comes before any other line about it.
+        let messages = agent.log.split(separator: "\n").compactMap { line in
+            ["change set", "restarting app", "app restarted", "reload done"].first { line.contains("info podagent: \($0)") || line.contains("\"msg\":\"\($0)\"") }
+        }
+        #expect(messages == ["change set", "app restarted", "reload done"], "\(agent.log)")
         #expect(await agent.stop(SIGTERM) == .exited(0))
     }
 

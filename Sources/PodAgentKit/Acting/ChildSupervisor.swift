@@ -184,7 +184,9 @@ public final class ChildSupervisor: Sendable {
             return child
         }
         guard let old else { return }
-        logger.info("restarting app", metadata: ["pid": "\(old.pid)"])
+        // Debug: at info the reload's "change set" line comes first, and "app restarted" (written after
+        // the stop has been waited for, when that line is out) says the rest.
+        logger.debug("restarting app", metadata: ["pid": "\(old.pid)"])
         let previous = await stop(old)
 
         let outcome: Result<ChildProcess?, CommandError> = state.withLock { state in
