@@ -324,6 +324,61 @@ extension WatchInotifySuites {
             await harness.stop()
         }
 
+        @Test("a directory tree made in one go inside a plain directory is watched all the way down (no quiet period)")
+        func plainDirectoryDeepTreesMadeAtOnce() async throws {
+            let sandbox = try WatchSandbox()
+            defer { sandbox.remove() }
+            var configuration = Self.configuration([sandbox.path])
+            configuration.quietPeriod = .zero
+            let harness = try await WatchHarness(configuration)
+            for round in 0..<30 {
+                // The watch of each new level is placed while the levels below it are being made.
+                let leaf = "r\(round)/a/b/c/d/e/f"
+                try FileManager.default.createDirectory(atPath: sandbox.path(leaf), withIntermediateDirectories: true)
+                try await Task.sleep(for: .milliseconds(30))
+                try sandbox.write(leaf + "/x", "\(round)")
+                let seen = await harness.collector.wait(timeout: .seconds(5)) { sets in
+                    sets.contains { $0.volumes.contains { $0.added.contains(leaf + "/x") } }
+                }
+                try #require(seen.contains { $0.volumes.contains { $0.added.contains(leaf + "/x") } }, "round \(round): the write was missed")
+            }
+            await harness.stop()
+        }
+
+        @Test("a kubelet volume inside a plain directory: its commits are seen")
+        func kubeletVolumeNestedInAPlainDirectory() async throws {
+            let sandbox = try WatchSandbox()
+            defer { sandbox.remove() }
+            try FileManager.default.createDirectory(atPath: sandbox.path("cm"), withIntermediateDirectories: true)
+            let writer = AtomicWriter(targetDirectory: sandbox.path("cm"))
+            try writer.write(["key": FileProjection(text: "v1")])
+            let harness = try await WatchHarness(Self.configuration([sandbox.path]))
+            try writer.write(["key": FileProjection(text: "v2")])
+            let sets = await harness.collector.wait(forCount: 1)
+            #expect(sets.first?.volumes == [VolumeChange(directory: sandbox.path, modified: ["cm/key"])])
+            await harness.stop()
+        }
+
+        @Test("a file never closed under its name (truncate(2)) holds back one read at most, not every later one")
+        func plainDirectoryForgetsAnOpenWriteAfterTheCap() async throws {
+            let sandbox = try WatchSandbox()
+            defer { sandbox.remove() }
+            try sandbox.write("y.conf", "yyyy")
+            try sandbox.write("x.conf", "x0")
+            var configuration = Self.configuration([sandbox.path])
+            configuration.quietPeriod = .milliseconds(20)  // the wait for open files ends after 2 s
+            let harness = try await WatchHarness(configuration)
+            #expect(truncate(sandbox.path("y.conf"), 2) == 0)  // MODIFY, and no CLOSE_WRITE ever
+            _ = await harness.collector.wait(forCount: 1)
+            let written = ContinuousClock.now
+            try sandbox.write("x.conf", "x1")
+            let sets = await harness.collector.wait(forCount: 2)
+            #expect(sets.count == 2 && sets[1].volumes == [VolumeChange(directory: sandbox.path, modified: ["x.conf"])])
+            // Not a performance bound: held back again, it would arrive 2 s (100 quiet periods) late.
+            #expect(harness.collector.arrivals.last.map { $0 - written < .seconds(1) } == true)
+            await harness.stop()
+        }
+
         @Test("a plain directory is not read while a file in it is still open for writing, even past the quiet period")
         func plainDirectoryWaitsForAWriterToClose() async throws {
             let sandbox = try WatchSandbox()

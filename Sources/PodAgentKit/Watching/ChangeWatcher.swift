@@ -245,7 +245,7 @@ struct WatchLoop {
         if event.mask.contains(.ignored) {
             volumes[index].subdirectories[watch] = nil  // the kernel dropped it: deleted, or moved off the mount
             wrote(index, at: now)
-        } else if !event.name.hasPrefix(".."),
+        } else if !event.name.hasPrefix("..") || event.name == AtomicVolume.dataLinkName,  // a kubelet volume nested in the tree
                   !event.mask.isDisjoint(with: [.create, .delete, .movedFrom, .movedTo, .closeWrite, .modify, .attrib, .deleteSelf, .moveSelf]) {
             let below = volumes[index].subdirectories[watch]?.relative ?? ""
             plainWrite(event, relative: event.name.isEmpty ? below : below + "/" + event.name, volume: index, at: now)
@@ -257,7 +257,7 @@ struct WatchLoop {
     /// filters leave out changes nothing that counts, so its writes (a log appended to all the time)
     /// neither postpone nor cause a read.
     mutating func plainWrite(_ event: InotifyEvent, relative: String, volume index: Int, at now: ContinuousClock.Instant) {
-        if !event.name.isEmpty && !event.mask.contains(.isDirectory) {
+        if !event.name.isEmpty && !event.mask.contains(.isDirectory) && event.name != AtomicVolume.dataLinkName {
             guard filter.admitsPath(relative) else { return }
             if event.mask.contains(.modify) {
                 volumes[index].openWrites.insert(relative)
@@ -272,43 +272,53 @@ struct WatchLoop {
     /// or a directory not being watched, has none. Runs before each read of a plain directory, with
     /// the watches in place first: a write after this is an event, a write before it is in the read.
     mutating func syncSubdirectories(_ index: Int) async {
-        let wanted: [String]
+        var refused: [String: String] = [:]
         var truncated = false
-        if case .watching = volumes[index].role, !volumes[index].watchedAsManaged {
-            (wanted, truncated) = VolumeContent.subdirectories(
-                of: volumes[index].directory, limit: VolumeWatch.maxSubdirectoryWatches)
-        } else {
-            wanted = []
-        }
-        let wantedSet = Set(wanted)
-        var watched: Set<String> = []
-        for (watch, subdirectory) in volumes[index].subdirectories {
-            let relative = subdirectory.relative
-            if wantedSet.contains(relative),
-               FileIdentity(VolumeFS.join(volumes[index].directory, relative)) == subdirectory.identity {
-                watched.insert(relative)
+        // A directory made inside a newly found one between the listing and the new watch announced
+        // itself to nobody: after placing watches, list again, until a pass finds nothing new (each pass
+        // reaches at least one level deeper, and the walk stops at `maxDepth`).
+        for _ in 0...VolumeContent.maxDepth {
+            let wanted: [String]
+            if case .watching = volumes[index].role, !volumes[index].watchedAsManaged {
+                (wanted, truncated) = VolumeContent.subdirectories(
+                    of: volumes[index].directory, limit: VolumeWatch.maxSubdirectoryWatches)
             } else {
-                volumes[index].subdirectories[watch] = nil
-                await subscription.unwatch(watch)
+                wanted = []
             }
-        }
-        var refused: [String] = []
-        for relative in wanted where !watched.contains(relative) {
-            let path = VolumeFS.join(volumes[index].directory, relative)
-            do throws(InotifyError) {
-                let identity = FileIdentity(path)  // before the watch: a later replacement then differs
-                let watch = try await subscription.watch(path, mask: VolumeWatch.subdirectoryMask)
-                volumes[index].subdirectories[watch] = VolumeWatch.Subdirectory(relative: relative, identity: identity)
-            } catch let error where error.errno == ENOENT || error.errno == ENOTDIR {
-                continue  // gone again: its parent's event brings another pass
-            } catch {
-                refused.append("\(relative): \(error)")
+            let wantedSet = Set(wanted)
+            var watched: Set<String> = []
+            for (watch, subdirectory) in volumes[index].subdirectories {
+                let relative = subdirectory.relative
+                if wantedSet.contains(relative),
+                   FileIdentity(VolumeFS.join(volumes[index].directory, relative)) == subdirectory.identity {
+                    watched.insert(relative)
+                } else {
+                    volumes[index].subdirectories[watch] = nil
+                    // Its CLOSE_WRITEs would come under another path now (renamed) or never (deleted).
+                    volumes[index].openWrites = volumes[index].openWrites.filter { !$0.hasPrefix(relative + "/") }
+                    await subscription.unwatch(watch)
+                }
             }
+            var placed = false
+            for relative in wanted where !watched.contains(relative) && refused[relative] == nil {
+                let path = VolumeFS.join(volumes[index].directory, relative)
+                do throws(InotifyError) {
+                    let identity = FileIdentity(path)  // before the watch: a later replacement then differs
+                    let watch = try await subscription.watch(path, mask: VolumeWatch.subdirectoryMask)
+                    volumes[index].subdirectories[watch] = VolumeWatch.Subdirectory(relative: relative, identity: identity)
+                    placed = true
+                } catch let error where error.errno == ENOENT || error.errno == ENOTDIR {
+                    continue  // gone again: its parent's event brings another pass
+                } catch {
+                    refused[relative] = "\(error)"
+                }
+            }
+            if !placed { break }
         }
-        if !refused.isEmpty {
+        if let first = refused.min(by: { $0.key < $1.key }) {
             metrics.errors.increment()
             logger.warning("cannot watch subdirectories; writes inside them are seen only along with other writes", metadata: [
-                "volume": .string(volumes[index].directory), "count": "\(refused.count)", "first": .string(refused[0]),
+                "volume": .string(volumes[index].directory), "count": "\(refused.count)", "first": .string("\(first.key): \(first.value)"),
             ])
         }
         if truncated && !volumes[index].subdirectoriesTruncated {
@@ -373,6 +383,10 @@ struct WatchLoop {
                 continue
             }
             volumes[index].quietDeadline = nil
+            // Read now. A file still listed as open is either open for good (a log: its next write lists
+            // it again) or was never closed under that name (truncate(2), a rename): forget it, so that it
+            // cannot hold back every later read.
+            volumes[index].openWrites = []
             await syncSubdirectories(index)
             commit(index, seenAt: volumes[index].lastWrite ?? now, now: now)
         }
@@ -554,6 +568,7 @@ struct WatchLoop {
             ])
             await subscription.unwatch(old)
             volumes[index].role = .unwatchable
+            volumes[index].openWrites = []
             await syncSubdirectories(index)
             _ = await wait(for: index, at: now, initial: true)
             if case .watching = volumes[index].role { changedOutOfSight(index, at: now) }
