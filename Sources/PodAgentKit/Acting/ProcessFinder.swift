@@ -187,10 +187,12 @@ public struct ProcessRecord: Sendable, Equatable {
         if base == wanted { return true }
         let commLimit = 15
         if wanted.utf8.count > commLimit && name.utf8.count == commLimit && wanted.utf8.starts(with: name.utf8) {
-            // comm is the executable's name cut at 15 bytes. When argv[0]'s basename is that longer name,
-            // it decides (and did not match above); else (no argv[0], or one the program rewrote) the
-            // prefix is all there is.
-            if let base, base.utf8.count > commLimit, base.utf8.starts(with: name.utf8) { return false }
+            // comm is the executable's name cut at 15 bytes. When argv[0] names that longer program — as
+            // a path, or at the start of a title the program rewrote (`my-long-daemon: master process`) —
+            // it decides; else (no argv[0], or one about something else) the prefix is all there is.
+            let title = argv0.map { String($0.prefix { $0 != " " && $0 != ":" }) } ?? ""
+            let program = title.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? ""
+            if program.utf8.count > commLimit, program.utf8.starts(with: name.utf8) { return program == wanted }
             return true
         }
         return false
