@@ -267,8 +267,14 @@ struct WebhookActionTests {
         }
         #expect(error.map { "\($0)" }?.contains("percent-encode") == true)
         #expect(error.map { "\($0)" }?.contains("PASS") == false)
-        // An "@" in a path is no user info: such a URL is fine.
+        // Where the "port" is a number, the rest of the password would become a path to another host.
+        let numeric = #expect(throws: WebhookConfigurationError.self) {
+            _ = try WebhookAction(url: "http://admin:1234/5678@127.0.0.1:9090/-/reload", timeout: .seconds(1))
+        }
+        #expect(numeric.map { "\($0)" }.map { !$0.contains("1234") && !$0.contains("5678") } == true)
+        // An "@" in a path is no user info: such URLs are fine.
         #expect((try? WebhookAction(url: "http://127.0.0.1:9090/users/@me", timeout: .seconds(1))) != nil)
+        #expect((try? WebhookAction(url: "http://127.0.0.1:9090/@scope%2Fpkg", timeout: .seconds(1))) != nil)
     }
 
     @Test func givenHostReplacesTheDefaultAndFramingHeadersAreTheClients() async throws {

@@ -94,6 +94,13 @@ struct WebhookURL: Sendable, Equatable {
         let beforeFragment = afterAuthority[..<fragmentStart]
         let pathEnd = beforeFragment.firstIndex(of: "?") ?? beforeFragment.endIndex
         let path = beforeFragment[..<pathEnd]
+        if basicCredentials == nil, let segment = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false).first,
+           let at = segment.firstIndex(of: "@"), at != segment.startIndex {
+            // `http://user:12/34@host/…`: the authority ended at the `/` of a password, and the rest of it
+            // would be a path sent to the wrong host, and shown in every log line. Not quoted here.
+            throw WebhookConfigurationError(
+                "webhook URL: its path starts with something@something — if that is user info holding a '/', encode it as %2F; if it really is a path, encode the '@' as %40")
+        }
         requestTarget = (path.isEmpty ? "/" : String(path)) + String(beforeFragment[pathEnd...])
 
         display = text.prefix(schemeLength).lowercased() + String(authority) + String(path)
