@@ -108,11 +108,13 @@ struct ProcessFinderTests {
         defer { ProcFixture.remove(tree.root) }
         tree.add(pid: 60, comm: "my-very-long-pr", start: 1, argv: ["/opt/bin/my-very-long-process-name", "--serve"])
         tree.add(pid: 70, comm: "my-long-daemon-", start: 2, argv: ["my-long-daemon-name: master process"])  // a rewritten title
+        tree.add(pid: 80, comm: "my-long-other-d", start: 3, argv: ["/opt/dir with space/my-long-other-daemon"])
         let finder = tree.finder(selfPID: 1)
         #expect(try finder.oldest(named: "my-very-long-process-name").pid == 60)
         #expect(throws: ProcessLookupError.self) { try finder.oldest(named: "my-very-long-process-XYZ") }
         #expect(try finder.oldest(named: "my-long-daemon-name").pid == 70)
         #expect(throws: ProcessLookupError.self) { try finder.oldest(named: "my-long-daemon-other") }
+        #expect(throws: ProcessLookupError.self) { try finder.oldest(named: "my-long-other-dummy") }  // a space in the path
     }
 
     @Test func podagentItselfZombiesAndKernelThreadsNeverMatch() throws {

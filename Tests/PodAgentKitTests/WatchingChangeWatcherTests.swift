@@ -351,11 +351,15 @@ extension WatchInotifySuites {
             defer { sandbox.remove() }
             try FileManager.default.createDirectory(atPath: sandbox.path("cm"), withIntermediateDirectories: true)
             let writer = AtomicWriter(targetDirectory: sandbox.path("cm"))
-            try writer.write(["key": FileProjection(text: "v1")])
+            try writer.write(["key": FileProjection(text: "v1"), "sub/x.conf": FileProjection(text: "x1")])
             let harness = try await WatchHarness(Self.configuration([sandbox.path]))
-            try writer.write(["key": FileProjection(text: "v2")])
-            let sets = await harness.collector.wait(forCount: 1)
+            try writer.write(["key": FileProjection(text: "v2"), "sub/x.conf": FileProjection(text: "x1")])
+            var sets = await harness.collector.wait(forCount: 1)
             #expect(sets.first?.volumes == [VolumeChange(directory: sandbox.path, modified: ["cm/key"])])
+            // An item path with a directory: `sub -> ..data/sub`, followed into the generation.
+            try writer.write(["key": FileProjection(text: "v2"), "sub/x.conf": FileProjection(text: "x2")])
+            sets = await harness.collector.wait(forCount: 2)
+            #expect(sets.count == 2 && sets[1].volumes == [VolumeChange(directory: sandbox.path, modified: ["cm/sub/x.conf"])])
             await harness.stop()
         }
 

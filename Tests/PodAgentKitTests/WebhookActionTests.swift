@@ -272,9 +272,17 @@ struct WebhookActionTests {
             _ = try WebhookAction(url: "http://admin:1234/5678@127.0.0.1:9090/-/reload", timeout: .seconds(1))
         }
         #expect(numeric.map { "\($0)" }.map { !$0.contains("1234") && !$0.contains("5678") } == true)
+        for leaky in ["http://user:12/zq/xw@127.0.0.1:9090/hook", "http://user:12/@127.0.0.1:9090/hook", "http://user:12?xw@127.0.0.1/",
+                      "http://user:12#xw@127.0.0.1/", "http://me@corp.example:12/xw@127.0.0.1:9090/hook", "http://me@corp.example:zq/xw@127.0.0.1/"] {
+            let error = #expect(throws: WebhookConfigurationError.self, "\(leaky)") { _ = try WebhookAction(url: leaky, timeout: .seconds(1)) }
+            #expect(error.map { "\($0)" }.map { !$0.contains("xw") && !$0.contains("zq") && !$0.contains("12") } == true, "\(leaky)")
+        }
+        #expect((try? WebhookAction(url: "http://127.0.0.1/hooks/user@example.com/notify", timeout: .seconds(1))) != nil)
+        // With a port, an '@' later on is ambiguous and must be written %40.
+        #expect((try? WebhookAction(url: "http://127.0.0.1:9090/hooks/user%40example.com", timeout: .seconds(1))) != nil)
         // An "@" in a path is no user info: such URLs are fine.
-        #expect((try? WebhookAction(url: "http://127.0.0.1:9090/users/@me", timeout: .seconds(1))) != nil)
-        #expect((try? WebhookAction(url: "http://127.0.0.1:9090/@scope%2Fpkg", timeout: .seconds(1))) != nil)
+        #expect((try? WebhookAction(url: "http://127.0.0.1/users/@me", timeout: .seconds(1))) != nil)
+        #expect((try? WebhookAction(url: "http://127.0.0.1/@scope%2Fpkg", timeout: .seconds(1))) != nil)
     }
 
     @Test func givenHostReplacesTheDefaultAndFramingHeadersAreTheClients() async throws {

@@ -190,8 +190,7 @@ public struct ProcessRecord: Sendable, Equatable {
             // comm is the executable's name cut at 15 bytes. When argv[0] names that longer program — as
             // a path, or at the start of a title the program rewrote (`my-long-daemon: master process`) —
             // it decides; else (no argv[0], or one about something else) the prefix is all there is.
-            let title = argv0.map { String($0.prefix { $0 != " " && $0 != ":" }) } ?? ""
-            let program = title.split(separator: "/", omittingEmptySubsequences: false).last.map(String.init) ?? ""
+            let program = base.map { String($0.prefix { $0 != " " && $0 != ":" }) } ?? ""
             if program.utf8.count > commLimit, program.utf8.starts(with: name.utf8) { return program == wanted }
             return true
         }

@@ -118,10 +118,16 @@ extension VolumeContent {
                 guard lstat(full, &info) == 0 else { continue }
                 var kind = info.st_mode & S_IFMT
                 if kind == S_IFLNK {
-                    // Follow links to files (a hostPath or hand-made layout); not links to
-                    // directories, which could loop.
-                    guard stat(full, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
-                    kind = S_IFREG
+                    // Follow links to files (a hostPath or hand-made layout). Not links to directories, which
+                    // could loop — except a kubelet volume's own `sub -> ..data/sub` (an item path with a
+                    // directory in it), which stays inside that volume's generation.
+                    guard stat(full, &info) == 0 else { continue }
+                    kind = info.st_mode & S_IFMT
+                    if kind == S_IFDIR {
+                        guard let target = try? VolumeFS.readlink(full), target.hasPrefix(AtomicVolume.dataLinkName + "/") else { continue }
+                    } else if kind != S_IFREG {
+                        continue
+                    }
                 }
                 if kind == S_IFDIR {
                     if depth + 1 < maxDepth { pending.append((child, depth + 1)) }

@@ -73,7 +73,7 @@ struct WebhookURL: Sendable, Equatable {
             guard portPart.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
                 let number = Int(portPart), (1...65_535).contains(number)
             else {
-                if basicCredentials == nil && rest[authorityEnd...].contains("@") {
+                if rest[authorityEnd...].contains("@") {
                     // `user:pa/ss@host`: the authority ended at the `/`, so what looks like a port is part of
                     // a password. Say so without quoting any of it.
                     throw WebhookConfigurationError(
@@ -94,12 +94,12 @@ struct WebhookURL: Sendable, Equatable {
         let beforeFragment = afterAuthority[..<fragmentStart]
         let pathEnd = beforeFragment.firstIndex(of: "?") ?? beforeFragment.endIndex
         let path = beforeFragment[..<pathEnd]
-        if basicCredentials == nil, let segment = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false).first,
-           let at = segment.firstIndex(of: "@"), at != segment.startIndex {
-            // `http://user:12/34@host/…`: the authority ended at the `/` of a password, and the rest of it
-            // would be a path sent to the wrong host, and shown in every log line. Not quoted here.
+        if portPart.map({ !$0.isEmpty }) == true, rest[authorityEnd...].contains("@") {
+            // `http://user:12/34@host/…`, `user:12?34@…`: the authority ended inside a password whose first
+            // part is a number, so it reads as host `user`, port 12, and the rest of the password would be
+            // sent to that host as a path and shown in every log line. Not quoted here.
             throw WebhookConfigurationError(
-                "webhook URL: its path starts with something@something — if that is user info holding a '/', encode it as %2F; if it really is a path, encode the '@' as %40")
+                "webhook URL has a port and an '@' after it — if user info holds a '/', '?' or '#', encode them (%2F, %3F, %23); if the '@' belongs to the path or query, encode it as %40")
         }
         requestTarget = (path.isEmpty ? "/" : String(path)) + String(beforeFragment[pathEnd...])
 
