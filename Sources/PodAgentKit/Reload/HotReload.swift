@@ -225,12 +225,7 @@ public enum HotReload {
                 for pass in 1...passes {
                     let before = committedGenerations(directories)
                     try render?.run(logger: logger)
-                    if let argv {
-                        let result = try await runForStep(argv, timeout: timeout)
-                        guard result.status.isSuccess else {
-                            throw StepFailure("check `\(argv[0])` \(result.status): \(result.complaint)")
-                        }
-                    }
+                    if let argv { try await runForStep(argv, timeout: timeout, label: "check ") }
                     if committedGenerations(directories) == before {
                         checked.withLock { $0 = before }
                         return
@@ -251,10 +246,7 @@ public enum HotReload {
             switch action {
             case .exec(let argv):
                 actions.append(ReloadStep(name: "exec \(argv.first ?? "")", timeout: timeout + .seconds(5)) { _ in
-                    let result = try await runForStep(argv, timeout: timeout)
-                    guard result.status.isSuccess else {
-                        throw StepFailure("`\(argv[0])` \(result.status): \(result.complaint)")
-                    }
+                    try await runForStep(argv, timeout: timeout, label: "")
                 })
             case .signal(let signal, let target):
                 let name = SignalName.name(of: signal)
@@ -306,16 +298,20 @@ struct StepFailure: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Runs a check's or an exec's command; a timeout's message carries what the command had written by
-/// then, as a failure's does.
-private func runForStep(_ argv: [String], timeout: Duration) async throws -> CommandResult {
+/// Runs a check's or an exec's command. A non-zero exit or a timeout fails the step with what the command
+/// said (`label` goes before its name in the message); arguments are left out, they may hold a secret.
+private func runForStep(_ argv: [String], timeout: Duration, label: String) async throws {
+    let result: CommandResult
     do {
-        return try await CommandRunner.run(argv, timeout: timeout)
+        result = try await CommandRunner.run(argv, timeout: timeout)
     } catch let error {
         if case .timedOut = error.kind, let result = error.result {
             throw StepFailure("\(error): \(result.complaint)")
         }
         throw error
+    }
+    guard result.status.isSuccess else {
+        throw StepFailure("\(label)`\(argv[0])` \(result.status): \(result.complaint)")
     }
 }
 
@@ -323,8 +319,10 @@ extension CommandResult {
     /// What a failed command said, for its log line: its stderr, or its stdout when stderr is empty —
     /// many checkers (yamllint, named-checkconf, promtool) report on stdout.
     var complaint: String {
-        if !stderrText.isEmpty || stdoutText.isEmpty { return stderrText.trimmedForLog }
-        return "(stdout) " + stdoutText.trimmedForLog
+        let stderr = stderrText
+        if !stderr.isEmpty { return stderr.trimmedForLog }
+        let stdout = stdoutText
+        return stdout.isEmpty ? stderr.trimmedForLog : "(stdout) " + stdout.trimmedForLog
     }
 }
 
