@@ -335,12 +335,7 @@ public enum GoQuote {
     }
 
     private static func unhex(_ b: UInt8) -> UInt32? {
-        switch b {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt32(b - UInt8(ascii: "0"))
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt32(b - UInt8(ascii: "a") + 10)
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt32(b - UInt8(ascii: "A") + 10)
-        default: nil
-        }
+        b.hexDigitValue.map(UInt32.init)
     }
 
     // MARK: - unicode/utf8 and unicode.IsPrint
