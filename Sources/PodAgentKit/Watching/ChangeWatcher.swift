@@ -426,7 +426,7 @@ struct WatchLoop {
             let directory = volumes[index].directory
             do throws(ContentReadError) {
                 let wasTruncated = contents[index].truncated
-                contents[index] = try VolumeContent.read(directory, mapNames: configuration.mapNames, filter: filter)
+                contents[index] = try VolumeContent.read(directory, filter: filter)
                 if contents[index].truncated && !wasTruncated { warnTruncated(directory) }
                 volumes[index].dirty = false
                 volumes[index].managedByKubelet = contents[index].generation != nil
@@ -497,7 +497,7 @@ struct WatchLoop {
     private func readBaseline(_ directory: String) async throws(WatchError) -> VolumeContent {
         for _ in 0..<100 {
             do throws(ContentReadError) {
-                return try VolumeContent.read(directory, mapNames: configuration.mapNames, filter: filter)
+                return try VolumeContent.read(directory, filter: filter)
             } catch {
                 switch error {
                 case .busy: try? await CancellableSleep.sleep(for: Self.busyRetry)

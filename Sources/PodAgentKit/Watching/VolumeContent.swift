@@ -64,10 +64,11 @@ enum ContentReadError: Error, Equatable {
 extension VolumeContent {
     /// Reads `directory`: through `..data` when the kubelet's atomic writer manages it, else by
     /// walking it.
-    /// `filter`: in a plain directory, files its globs leave out are not read at all (they cannot change
-    /// what counts, and may be large: a log in a shared emptyDir); a kubelet volume is read whole.
-    static func read(_ directory: String, mapNames: DownwardMapNames = .standard, filter: ChangeFilter? = nil)
-        throws(ContentReadError) -> VolumeContent {
+    /// `filter`: its map names say which files are compared key by key; in a plain directory, files its
+    /// globs leave out are not read at all (they cannot change what counts, and may be large: a log in a
+    /// shared emptyDir). A kubelet volume is read whole.
+    static func read(_ directory: String, filter: ChangeFilter = ChangeFilter()) throws(ContentReadError) -> VolumeContent {
+        let mapNames = filter.mapNames
         let snapshot: VolumeSnapshot?
         do throws(AtomicVolumeError) {
             snapshot = try AtomicVolume.read(directory, includeData: true, listVisiblePaths: false)
@@ -78,7 +79,7 @@ extension VolumeContent {
             default: throw .failed(error.description)
             }
         }
-        guard let snapshot else { return try readUnmanaged(directory, mapNames: mapNames, filter: filter) }
+        guard let snapshot else { return try readUnmanaged(directory, filter: filter) }
         var content = VolumeContent(directory: directory, exists: true, generation: snapshot.generation.raw, files: [:])
         for file in snapshot.files {
             content.files[file.path] = Self.hex(SHA256.hash(data: file.data))
@@ -90,8 +91,8 @@ extension VolumeContent {
     /// A directory without `..data`: regular files (symlinks to files followed), subdirectories
     /// recursively. Names starting with `..` are skipped: they are the kubelet's, and before the first
     /// `..data` exists they belong to a generation that is not committed yet.
-    private static func readUnmanaged(_ directory: String, mapNames: DownwardMapNames, filter: ChangeFilter?)
-        throws(ContentReadError) -> VolumeContent {
+    private static func readUnmanaged(_ directory: String, filter: ChangeFilter) throws(ContentReadError) -> VolumeContent {
+        let mapNames = filter.mapNames
         var content = VolumeContent(directory: directory, exists: true, generation: nil, files: [:])
         var pending: [(relative: String, depth: Int)] = [("", 0)]
         while let next = pending.popLast() {
@@ -132,7 +133,7 @@ extension VolumeContent {
                 if kind == S_IFDIR {
                     if depth + 1 < maxDepth { pending.append((child, depth + 1)) }
                 } else if kind == S_IFREG {
-                    if let filter, !filter.admitsPath(child) { continue }
+                    if !filter.admitsPath(child) { continue }
                     do throws(VolumeSyscallError) {
                         try content.hashFile(child, at: full, size: Int(info.st_size), mapNames: mapNames)
                     } catch {
