@@ -197,11 +197,12 @@ struct PipeTestCA {
     }
 }
 
-/// A port on 127.0.0.1 where nothing listens: bound, read, closed.
-func pipeClosedPort() throws -> Int {
+/// A port on 127.0.0.1 where nothing listens: bound but not listening, so a connect is refused. `holder`
+/// keeps it bound until the caller closes it: a port merely found free could be handed to another test's
+/// server meanwhile (it was, once, and the two tests talked to each other).
+func pipeClosedPort() throws -> (port: Int, holder: Int32) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     try #require(fd >= 0)
-    defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -212,8 +213,9 @@ func pipeClosedPort() throws -> Int {
             bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
         }
     }
+    if !bound { close(fd) }
     try #require(bound)
-    return Int(UInt16(bigEndian: address.sin_port))
+    return (Int(UInt16(bigEndian: address.sin_port)), fd)
 }
 
 // MARK: - Tests
@@ -373,7 +375,8 @@ struct WebhookActionTests {
     }
 
     @Test func connectionRefusedSaysSoWithTheURL() async throws {
-        let port = try pipeClosedPort()
+        let (port, holder) = try pipeClosedPort()
+        defer { close(holder) }
         let client = WebhookClient()
         let action = try WebhookAction(url: "http://127.0.0.1:\(port)/reload", timeout: .seconds(10), client: client)
         let error = try await #require(throws: WebhookError.self) { try await action.perform() }
