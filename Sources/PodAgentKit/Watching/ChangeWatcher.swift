@@ -39,9 +39,9 @@ public final class ChangeWatcher: Sendable {
     private let logger: Logger
     private let metrics: WatchMetrics
     private let outbox: ChangeOutbox
-    private let input: AsyncStream<WatchInput>.Continuation
-    /// The loop's input until the loop is started (once).
-    private let pendingLoop: Mutex<AsyncStream<WatchInput>?>
+    private let input = WatchInbox()
+    /// Whether the loop was started (once).
+    private let launched = Mutex(false)
 
     /// Validates the configuration; fails for a missing directory unless `waitForMissing` is set.
     /// Watching starts with `start()`, `changes()` or `run()`.
@@ -56,9 +56,6 @@ public final class ChangeWatcher: Sendable {
         self.logger = logger
         metrics = WatchMetrics(directories: directories, factory: metricsFactory)
         outbox = ChangeOutbox(filter: configuration.filter, minInterval: configuration.minInterval, logger: logger)
-        let (stream, continuation) = AsyncStream.makeStream(of: WatchInput.self, bufferingPolicy: .unbounded)
-        input = continuation
-        pendingLoop = Mutex(stream)
     }
 
     deinit {
@@ -108,8 +105,7 @@ public final class ChangeWatcher: Sendable {
 
     /// Removes the watches and ends the change stream.
     public func stop() async {
-        if let unused = pendingLoop.withLock({ $0.take() }) {
-            _ = unused
+        if claimLoop() {
             outbox.finish()
             return
         }
@@ -126,8 +122,17 @@ public final class ChangeWatcher: Sendable {
     /// nothing is pending: an idle watcher has no timer that could wake it.
     var hasPendingDeadline: Bool { outbox.isTimerArmed }
 
+    /// True for the first caller only: it starts the loop (`launch`), or makes sure it never starts (`stop`).
+    private func claimLoop() -> Bool {
+        launched.withLock { launched in
+            defer { launched = true }
+            return !launched
+        }
+    }
+
     private func launch() {
-        guard let inputs = pendingLoop.withLock({ $0.take() }) else { return }
+        guard claimLoop() else { return }
+        let inputs = input
         let loop = WatchLoop(
             configuration: configuration, directories: directories, logger: logger, metrics: metrics,
             outbox: outbox, input: input)
@@ -152,7 +157,7 @@ struct WatchLoop {
     let logger: Logger
     let metrics: WatchMetrics
     let outbox: ChangeOutbox
-    let input: AsyncStream<WatchInput>.Continuation
+    let input: WatchInbox
     let subscription: InotifySubscription
     /// The configuration's filters: a write to a file they leave out cannot change what counts.
     let filter: ChangeFilter
@@ -183,7 +188,7 @@ struct WatchLoop {
     static let maxOpenWriteFactor = 100
 
     init(configuration: WatchConfiguration, directories: [String], logger: Logger, metrics: WatchMetrics,
-         outbox: ChangeOutbox, input: AsyncStream<WatchInput>.Continuation) {
+         outbox: ChangeOutbox, input: WatchInbox) {
         self.configuration = configuration
         self.logger = logger
         self.metrics = metrics
@@ -195,7 +200,7 @@ struct WatchLoop {
         contents = directories.map(VolumeContent.missing)
     }
 
-    mutating func run(_ inputs: AsyncStream<WatchInput>) async {
+    mutating func run(_ inputs: WatchInbox) async {
         do throws(WatchError) {
             try await establish()
         } catch {
@@ -205,7 +210,8 @@ struct WatchLoop {
             return
         }
         outbox.ready(baseline: contents)
-        loop: for await input in inputs {
+        loop: while true {
+            let input = await inputs.next()
             let now = ContinuousClock.now
             switch input {
             case .inotify(let event): await receive(event, at: event.seen)
