@@ -16,13 +16,25 @@ public struct ReloadTrigger: Sendable, Equatable {
     /// When the kubelet commit (the `..data` rename) behind this change was first seen; the start of the
     /// change-to-reload latency. `nil` for triggers that are not a kubelet commit (``start(sequence:)``).
     public var firstCommitSeen: ContinuousClock.Instant?
-    /// What changed, for logs (file names and keys only — never content).
-    public var summary: String
+    /// What changed, for logs (file names and keys only — never content). Written only when a line that
+    /// carries it is logged: building it is work on the reload path that is wasted at `--log-level info`
+    /// and above.
+    public var summary: String { describe() }
+    private let describe: @Sendable () -> String
 
     public init(sequence: Int, firstCommitSeen: ContinuousClock.Instant?, summary: String) {
+        self.init(sequence: sequence, firstCommitSeen: firstCommitSeen, summarizedBy: { summary })
+    }
+
+    /// `summarizedBy` builds ``summary`` when it is needed (each time).
+    public init(sequence: Int, firstCommitSeen: ContinuousClock.Instant?, summarizedBy describe: @escaping @Sendable () -> String) {
         self.sequence = sequence
         self.firstCommitSeen = firstCommitSeen
-        self.summary = summary
+        self.describe = describe
+    }
+
+    public static func == (lhs: ReloadTrigger, rhs: ReloadTrigger) -> Bool {
+        lhs.sequence == rhs.sequence && lhs.firstCommitSeen == rhs.firstCommitSeen && lhs.summary == rhs.summary
     }
 
     /// The trigger for `--reload-on-start`. It goes through the check and the actions like any change:

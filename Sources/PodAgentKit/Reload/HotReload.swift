@@ -168,7 +168,7 @@ public enum HotReload {
             // The "change set" line is written by the pipeline once the reload is under way (see `submit`).
             for await change in watcher.changes(logging: false) {
                 await pipeline.submit(
-                    ReloadTrigger(sequence: change.sequence, firstCommitSeen: change.firstCommitSeen, summary: change.summary),
+                    ReloadTrigger(sequence: change.sequence, firstCommitSeen: change.firstCommitSeen, summarizedBy: { change.summary }),
                     announce: { watcher.logDelivery(change) })
             }
         }
