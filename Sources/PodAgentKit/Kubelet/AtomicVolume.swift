@@ -239,10 +239,25 @@ public enum AtomicVolume {
     public static func read(
         _ directory: String, includeData: Bool = true, listVisiblePaths: Bool = true
     ) throws(AtomicVolumeError) -> VolumeSnapshot? {
-        guard VolumeFS.isDirectory(followingLinks: directory) else { throw .directoryMissing(path: directory) }
         let dataPath = VolumeFS.join(directory, dataLinkName)
+        // A link read through the directory shows it is one; only without a link is the directory itself
+        // looked at, to tell "not the kubelet's" from "not there" (one system call less per reload).
+        var firstLink: String?
+        do throws(AtomicVolumeError) {
+            firstLink = try readDataLink(dataPath)
+        } catch {
+            guard VolumeFS.isDirectory(followingLinks: directory) else { throw .directoryMissing(path: directory) }
+            throw error
+        }
+        guard firstLink != nil else {
+            guard VolumeFS.isDirectory(followingLinks: directory) else { throw .directoryMissing(path: directory) }
+            return nil
+        }
         for _ in 0..<maxAttempts {
-            guard let target = try readDataLink(dataPath) else { return nil }
+            var link = firstLink
+            if link == nil { link = try readDataLink(dataPath) }
+            firstLink = nil
+            guard let target = link else { return nil }
             let generationPath = VolumeFS.join(directory, target)
             let files: [VolumeFile]
             do throws(VolumeSyscallError) {
