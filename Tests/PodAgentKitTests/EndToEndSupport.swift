@@ -44,7 +44,23 @@ func lines(_ path: String) -> [String] {
     (readText(path) ?? "").split(separator: "\n").map(String.init)
 }
 
-/// A TCP port that was free a moment ago.
+/// The port an agent started with `--listen 127.0.0.1:0` bound, from its "status endpoint listening"
+/// line (JSON or text); nil if the line does not come within `timeout`. Asking the kernel for the port
+/// leaves no gap in which another test's server could take it, as a port found free beforehand could.
+func listeningPort(_ agent: E2EAgent, timeout: Duration = .seconds(10)) async -> Int? {
+    var port: Int?
+    _ = await eventually(timeout: timeout) {
+        guard let line = agent.log.split(separator: "\n").first(where: { $0.contains("status endpoint listening") }),
+              let match = line.firstMatch(of: /127\.0\.0\.1:([0-9]+)/), let found = Int(match.1), found > 0
+        else { return false }
+        port = found
+        return true
+    }
+    return port
+}
+
+/// A TCP port that was free a moment ago. Only for servers that cannot report the port they bound
+/// (nginx): another test may take it in the meantime.
 func freePort() -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }

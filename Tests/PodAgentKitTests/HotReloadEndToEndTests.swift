@@ -25,12 +25,12 @@ struct HotReloadEndToEndTests {
     /// Starts `podagent watch` with an exec action that appends the volume's current content to `record`.
     func startWatch(_ dir: TemporaryDirectory, volumes: [String], extra: [String] = []) async throws -> (E2EAgent, String, Int) {
         let record = dir.file("reloads.txt")
-        let port = freePort()
         let cat = volumes.map { "cat '\($0)/app.conf'" }.joined(separator: "; ")
         var arguments = ["watch"] + volumes.flatMap { ["--dir", $0] }
         arguments += ["--shell", "--exec", "{ \(cat); echo; } | tr '\\n' ' ' >> '\(record)'; echo >> '\(record)'",
-                      "--listen", "127.0.0.1:\(port)", "--log-format", "json"] + extra
+                      "--listen", "127.0.0.1:0", "--log-format", "json"] + extra
         let agent = try E2EAgent(arguments, log: dir.file("podagent.log"))
+        let port = try #require(await listeningPort(agent), "no listening line: \(agent.log)")
         await expectReady(agent, port: port)
         return (agent, record, port)
     }
@@ -154,14 +154,14 @@ struct HotReloadEndToEndTests {
         let volume = try Volume(dir.file("config"), "good-0")
         let failedOnce = dir.file("failed-once")
         let record = dir.file("reloads.txt")
-        let port = freePort()
         // The action fails its first attempt (the app was not ready, say); the retry comes 1 s later.
         let action = "[ -e '\(failedOnce)' ] || { touch '\(failedOnce)'; exit 1; }; cat '\(volume.path)/app.conf' >> '\(record)'"
         let agent = try E2EAgent(
             ["watch", "--dir", volume.path, "--shell", "--check", "grep -q good '\(volume.path)/app.conf'",
              "--exec", action, "--retry-backoff", "1s", "--debounce", "3s",
-             "--listen", "127.0.0.1:\(port)", "--log-format", "json"],
+             "--listen", "127.0.0.1:0", "--log-format", "json"],
             log: dir.file("podagent.log"))
+        let port = try #require(await listeningPort(agent), "no listening line: \(agent.log)")
         await expectReady(agent, port: port)
         try volume.set("good-1")
         // The check passed on good-1 and the action failed: the run waits to retry. The kubelet commits a
@@ -471,9 +471,9 @@ struct NginxEndToEndTests {
     @Test func entrypointWrapperReloadsNginxWithoutARestartAndRefusesABrokenConfig() async throws {
         let site = try Site(); defer { site.dir.remove() }
         try site.publish(gzip: "on")
-        let metricsPort = freePort()
-        let agent = try E2EAgent(["run", "--dir", site.confDir, "--check", site.check, "--listen", "127.0.0.1:\(metricsPort)",
+        let agent = try E2EAgent(["run", "--dir", site.confDir, "--check", site.check, "--listen", "127.0.0.1:0",
                                   "--", "nginx", "-c", site.mainConf, "-g", "daemon off;"], log: site.dir.file("podagent.log"))
+        let metricsPort = try #require(await listeningPort(agent), "no listening line: \(agent.log)")
         #expect(await eventually { let r = await fetchEncoding(site.url); return r?.status == 200 && r?.encoding == "gzip" }, "nginx not serving gzip: \(agent.log)")
         let masterPID = agent.process.pid
         try site.publish(gzip: "off")
