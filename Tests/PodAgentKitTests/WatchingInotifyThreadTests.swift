@@ -198,6 +198,42 @@ extension WatchInotifySuites {
             await bystanderSubscription.cancel()
         }
 
+        @Test("unwatching a directory whose IN_IGNORED was lost in an overflow prints nothing to stderr")
+        func unwatchAfterLostIgnoredIsSilent() async throws {
+            let sandbox = try WatchSandbox()
+            defer { sandbox.remove() }
+            let log = WatchEventLog()
+            let subscription = InotifyThread.shared.subscribe { log.append($0) }
+            _ = try await subscription.watch(sandbox.path, mask: [.create, .delete])
+            let sub = sandbox.path("sub")
+            #expect(mkdir(sub, 0o755) == 0)
+            let subWatch = try await subscription.watch(sub, mask: [.create, .deleteSelf])
+            // The directory goes while the queue is full: the kernel drops its watch and the IN_IGNORED.
+            try await WatchFlood.overflow(sandbox.path) {
+                guard rmdir(sub) == 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+            }
+            #expect(await log.wait { $0.contains { $0.watch == nil && $0.mask.contains(.queueOverflow) } })
+            #expect(!log.all.contains { $0.watch == subWatch && $0.mask.contains(.ignored) }, "the IN_IGNORED was not lost")
+            // libinotifytools writes to the process's stderr from the inotify thread: catch fd 2 meanwhile.
+            let captured = sandbox.path("stderr")
+            let saved = dup(2)
+            let file = open(captured, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            #expect(saved >= 0 && file >= 0)
+            dup2(file, 2)
+            await subscription.unwatch(subWatch)
+            dup2(saved, 2)
+            close(file)
+            close(saved)
+            let printed = (try? String(contentsOfFile: captured, encoding: .utf8)) ?? ""
+            #expect(!printed.contains("Failed to remove watch"), "raw library output on stderr: \(printed)")
+            // The directory made again is watched again, under a fresh descriptor.
+            #expect(mkdir(sub, 0o755) == 0)
+            let again = try await subscription.watch(sub, mask: [.create])
+            #expect(mkdir(sub + "/inside", 0o755) == 0)
+            #expect(await log.wait { $0.contains { $0.watch == again && $0.name == "inside" } })
+            await subscription.cancel()
+        }
+
         @Test("a command posted while the kernel queue is full still runs, though the overflow swallowed its doorbell event")
         func commandPostedDuringOverflowRuns() async throws {
             let sandbox = try WatchSandbox()

@@ -235,9 +235,13 @@ final class InotifyThread: Sendable {
         pthread_sigmask(SIG_BLOCK, &signals, nil)
         var registry = Registry()
         let doorbellPath = "/proc/self/fd/\(doorbellWrite)"
+        let instancesBefore = Registry.inotifyInstances()
         guard inotifytools_initialize() != 0 else {
             return fail(InotifyError(operation: "inotify_init", path: "libinotifytools", errno: inotifytools_error()))
         }
+        // The library does not say which descriptor it opened: the one that was not there before.
+        let opened = Registry.inotifyInstances().subtracting(instancesBefore)
+        registry.instance = opened.count == 1 ? opened.first : nil
         guard inotifytools_watch_file(doorbellPath, Int32(bitPattern: InotifyMask.modify.rawValue)) != 0 else {
             return fail(InotifyError(operation: "inotify_add_watch", path: doorbellPath, errno: inotifytools_error()))
         }
@@ -351,6 +355,8 @@ private struct Registry {
         var inode: UInt64
     }
 
+    /// libinotifytools' inotify descriptor, when it could be told apart (see `threadMain`).
+    var instance: Int32?
     var handlers: [Int: InotifyThread.Handler] = [:]
     var registrations: [Int: Registration] = [:]
     var byDescriptor: [Int32: [Int]] = [:]
@@ -414,6 +420,23 @@ private struct Registry {
         return isDirectory && !path.hasSuffix("/") ? path + "/" : path
     }
 
+    /// The process's inotify descriptors: the entries of /proc/self/fd that link to `anon_inode:inotify`.
+    static func inotifyInstances() -> Set<Int32> {
+        guard let names = try? VolumeFS.entries(of: "/proc/self/fd") else { return [] }
+        return Set(names.compactMap { name in
+            guard let fd = Int32(name), (try? VolumeFS.readlink("/proc/self/fd/" + name)) == "anon_inode:inotify" else { return nil }
+            return fd
+        })
+    }
+
+    /// Whether the kernel still has watch `descriptor` on the library's instance: its
+    /// /proc/self/fdinfo entry lists one `inotify wd:N …` line per watch. Nil when that cannot be told.
+    func kernelHasWatch(_ descriptor: Int32) -> Bool? {
+        guard let instance, let info = try? VolumeFS.readFile("/proc/self/fdinfo/\(instance)") else { return nil }
+        let wanted = "inotify wd:\(String(descriptor, radix: 16)) "
+        return String(decoding: info, as: UTF8.self).split(separator: "\n").contains { $0.hasPrefix(wanted) }
+    }
+
     mutating func unwatch(_ watch: InotifyWatch) {
         guard let registration = registrations.removeValue(forKey: watch.id) else { return }
         let descriptor = registration.descriptor
@@ -421,9 +444,13 @@ private struct Registry {
         guard byDescriptor[descriptor]?.isEmpty == true else { return }
         byDescriptor[descriptor] = nil
         identities[descriptor] = nil
-        // The kernel watch is still there (an IN_IGNORED would have removed the registrations), so
-        // the library's removal succeeds and drops the descriptor's primary key with it.
-        let removed = inotifytools_remove_watch_by_wd(descriptor) != 0
+        // The kernel watch is normally still there (an IN_IGNORED would have removed the registrations),
+        // so the library's removal succeeds and drops the descriptor's primary key with it. Not after a
+        // queue overflow that swallowed the IN_IGNORED of a deleted directory: then the library's
+        // inotify_rm_watch fails and it prints a raw line to stderr, in the middle of JSON logs. So the
+        // kernel's own list is asked first; a watch it no longer has is only forgotten here (the library
+        // keeps a dead entry, which is harmless: the kernel never hands out a descriptor twice).
+        let removed = kernelHasWatch(descriptor) != false && inotifytools_remove_watch_by_wd(descriptor) != 0
         for (key, state) in keys {
             guard case .live(descriptor, let primary) = state else { continue }
             keys[key] = removed && primary ? nil : .stale
