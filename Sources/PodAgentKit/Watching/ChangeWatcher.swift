@@ -339,13 +339,13 @@ struct WatchLoop {
         switch VolumeSignal(event, managedByKubelet: volumes[index].managedByKubelet) {
         case .committed:
             let directory = volumes[index].directory
-            metrics.generations[index].increment()
             logger.debug("generation committed", metadata: [
                 "volume": .string(directory),
                 "generation": .string((try? VolumeFS.readlink(directory + "/" + AtomicVolume.dataLinkName)) ?? "?"),
             ])
             volumes[index].managedByKubelet = true
             commit(index, seenAt: now, now: now)
+            metrics.generations[index].increment()  // after the read `commit` may start, which it need not delay
         case .written:
             plainWrite(event, relative: event.name, volume: index, at: now)
         case .lost:
