@@ -248,7 +248,7 @@ public enum VolumeInspection {
     // MARK: - One volume
 
     static func inspect(_ mount: MountEntry, paths: PodPaths, now: Int64) -> InspectedVolume {
-        let (root, deleted) = strippingDeleted(mount.root)
+        let root = strippingDeleted(mount.root).path
         let source = KubeletMountSource.parse(root: root)
         let hostPath = paths.resolve(mount.mountPoint)
         var volume = InspectedVolume(
@@ -257,28 +257,18 @@ public enum VolumeInspection {
             filesystemType: mount.filesystemType, readOnly: mount.isReadOnly, serviceAccount: false,
             contentWithheld: true, subPath: nil, generation: nil, files: nil, warnings: [], mount: mount)
 
-        var belowVolume: [String] = []
         switch source?.location {
-        case .volume(let plugin, let name, let within):
+        case .volume(let plugin, let name, _):
             volume.plugin = plugin
             volume.name = name
             volume.kindEvidence = .kubeletPath
             volume.kind = kind(ofPlugin: plugin)
-            // A CSI volume's data lies in its `mount` subdirectory; anything deeper is a subPath.
-            belowVolume = plugin == "kubernetes.io/csi" && within.first == "mount" ? Array(within.dropFirst()) : within
-        case .subPath(let name, let container, let index):
+        case .subPath(let name, _, _):
             volume.name = name
-            volume.subPath = .init(source: root, sourceDeleted: deleted, container: container, index: index)
         case nil:
             break
         }
-        // A root inside a `..<timestamp>` generation is a subPath of an atomic-writer volume, even on
-        // tmpfs where nothing else of the kubelet path is left (`/..2026_…/key`).
-        let components = root.split(separator: "/")
-        let insideGeneration = components.dropLast().contains { GenerationStamp(raw: String($0)).components != nil }
-        if volume.subPath == nil && (!belowVolume.isEmpty || insideGeneration) {
-            volume.subPath = .init(source: root, sourceDeleted: deleted, container: nil, index: nil)
-        }
+        volume.subPath = subPath(of: mount)
 
         if volume.subPath != nil {
             readSubPath(&volume, hostPath: hostPath)
@@ -290,6 +280,27 @@ public enum VolumeInspection {
                 "\(volume.mountPoint) is a secret volume on \(mount.filesystemType), not tmpfs: its content is stored on the node's disk, which a Linux kubelet does not do — check how the node's kubelet mounts volumes")
         }
         return volume
+    }
+
+    /// The source of a subPath mount, told from its mountinfo line alone; nil for anything else (a whole
+    /// volume, or a mount that is not the kubelet's). A subPath is the kubelet's `volume-subpaths` bind, a
+    /// root below a volume's own directory, or a root inside a `..<timestamp>` generation — even on tmpfs,
+    /// where nothing else of the kubelet path is left (`/..2026_…/key`).
+    static func subPath(of mount: MountEntry) -> InspectedVolume.SubPath? {
+        let (root, deleted) = strippingDeleted(mount.root)
+        var belowVolume: [String] = []
+        switch KubeletMountSource.parse(root: root)?.location {
+        case .volume(let plugin, _, let within):
+            // A CSI volume's data lies in its `mount` subdirectory; anything deeper is a subPath.
+            belowVolume = plugin == "kubernetes.io/csi" && within.first == "mount" ? Array(within.dropFirst()) : within
+        case .subPath(_, let container, let index):
+            return .init(source: root, sourceDeleted: deleted, container: container, index: index)
+        case nil:
+            break
+        }
+        let insideGeneration = root.split(separator: "/").dropLast().contains { GenerationStamp(raw: String($0)).components != nil }
+        guard !belowVolume.isEmpty || insideGeneration else { return nil }
+        return .init(source: root, sourceDeleted: deleted, container: nil, index: nil)
     }
 
     static func kind(ofPlugin plugin: String) -> VolumeKind {
