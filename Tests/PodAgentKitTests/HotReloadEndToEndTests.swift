@@ -281,6 +281,35 @@ struct HotReloadEndToEndTests {
         #expect(!agent.log.contains("started"))
     }
 
+    @Test(.enabled("needs root and `unshare --mount`, for a real bind mount") {
+        (try? await CommandRunner.run(Self.withoutAShell + [podagentBinary, "--version"], timeout: .seconds(10)))?.status == .exited(0)
+    })
+    func aSubPathMountInTheWatchedDirectoryIsReportedAtStart() async throws {
+        // The kubelet's bind of `subPath: nginx.conf`, made for real in a private mount namespace: its
+        // source lies under pods/<uid>/volume-subpaths/<volume>/<container>/<index>.
+        let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
+        let source = dir.file("node/var/lib/kubelet/pods/6f1e2c3a-9b7d-4e0f-8a21-5c3d7e9f1b20/volume-subpaths/nginx-conf/nginx/0")
+        try FileSystem.makeDirectories(dir.file("node/var/lib/kubelet/pods/6f1e2c3a-9b7d-4e0f-8a21-5c3d7e9f1b20/volume-subpaths/nginx-conf/nginx"))
+        try FileSystem.writeFileAtomically(source, Array("events {}\n".utf8), mode: 0o644)
+        let watched = dir.file("etc-nginx")
+        try FileSystem.makeDirectories(watched)
+        try FileSystem.writeFileAtomically(watched + "/nginx.conf", [], mode: 0o644)
+        let bind = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                    "mount --bind \"$0\" \"$1\" && shift && exec \"$@\"", source, watched + "/nginx.conf"]
+        let agent = try E2EAgent(["watch", "--dir", watched, "--exec", "true", "--log-format", "json"],
+                                 log: dir.file("watch.log"), prefix: bind)
+        #expect(await eventually { agent.log.contains("which the kubelet never updates") }, "\(agent.log)")
+        let line = agent.log.split(separator: "\n").first { $0.contains("which the kubelet never updates") } ?? ""
+        #expect(line.contains("\"pod_volume\":\"nginx-conf\""), "\(line)")
+        #expect(line.contains("nginx.conf\""), "\(line)")
+        #expect(await agent.stop() == .exited(0), "\(agent.log)")
+        // The same directory without the mount: nothing to say.
+        let plain = try E2EAgent(["watch", "--dir", watched, "--exec", "true", "--log-format", "json"], log: dir.file("plain.log"))
+        #expect(await eventually { plain.log.contains("\"watching\"") }, "\(plain.log)")
+        #expect(!plain.log.contains("subPath"), "\(plain.log)")
+        #expect(await plain.stop() == .exited(0))
+    }
+
     @Test func onLabelComparesKeysInALabelsFileGivenByLabelsFile() async throws {
         // A downwardAPI item with `path: podlabels`: --labels-file names it, and --on-label then compares
         // it key by key like a file called `labels`.

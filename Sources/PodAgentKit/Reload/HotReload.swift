@@ -148,6 +148,7 @@ public enum HotReload {
         readiness.markReady("watch")
         logger.info("watching", metadata: ["directories": "\(watcher.directories.joined(separator: ","))",
                                            "actions": "\(steps.actions.map(\.name).joined(separator: ","))"])
+        warnAboutSubPathMounts(watcher.directories, procRoot: configuration.procRoot, logger: logger)
         if let child {
             do {
                 try child.start()
@@ -181,6 +182,18 @@ public enum HotReload {
         _ = await serverTask?.value
         await WebhookClient.shared.shutdown()
         return code
+    }
+
+    /// Says so when a watched directory is, holds, or lies in a subPath mount (see ``SubPathMounts``).
+    /// Without a readable mountinfo (not Linux, no /proc) there is nothing to say.
+    static func warnAboutSubPathMounts(_ directories: [String], procRoot: String, logger: Logger) {
+        guard let table = try? MountTable.read(procRoot + "/self/mountinfo") else { return }
+        for finding in SubPathMounts.findings(for: directories, in: table) {
+            var metadata: Logger.Metadata = ["volume": .string(finding.directory), "mount": .string(finding.mountPoint)]
+            if let volume = finding.volume { metadata["pod_volume"] = .string(volume) }
+            metadata["hint"] = "mount the volume without subPath and watch its directory: the kubelet writes a subPath mount once, when the container starts"
+            logger.warning("watched path is a subPath mount, which the kubelet never updates; its changes will not be seen", metadata: metadata)
+        }
     }
 
     struct Steps {
