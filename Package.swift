@@ -57,6 +57,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            linkerSettings: [
+                // Release builds link with lld: relative relocations packed (RELR: 21 KB instead of 2.6 MB of
+                // .rela.dyn for the loader to read at every start) and no symbol table exported (the static
+                // Swift runtime's `-export-dynamic` exported 28,000 symbols the loader searched for every
+                // libc import). Idle RSS 23.1 -> 19.5 MB, measured; the binary stays position-independent.
+                .unsafeFlags(
+                    ["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic"],
+                    .when(platforms: [.linux], configuration: .release)),
             ]
         ),
         .testTarget(
