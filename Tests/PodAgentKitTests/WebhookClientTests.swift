@@ -224,10 +224,11 @@ struct WebhookClientTests {
         // By path, not by arrival: under load the first request may not even reach the server in time.
         let server = try await ConnectionCountingServer.start(byPath: { $0 == "/first" ? .hang : nil })
         let client = WebhookClient()
-        // Long enough for the request to reach the server even in a loaded test run.
-        let action = try WebhookAction(url: server.url + "/first", timeout: .seconds(3), client: client)
+        // Long enough for the request to reach the server even in a loaded test run: 3 s was not, once, in
+        // a full parallel run on 2 cores (the request never arrived, so nothing was shown either way).
+        let action = try WebhookAction(url: server.url + "/first", timeout: .seconds(8), client: client)
         let error = try await #require(throws: WebhookError.self) { try await action.perform() }
-        #expect(error.reason == .timedOut(after: .seconds(3)))
+        #expect(error.reason == .timedOut(after: .seconds(8)))
         // A fresh connection: a late answer to the first request cannot be mistaken for this one's.
         try await WebhookAction(url: server.url + "/second", timeout: .seconds(10), client: client).perform()
         await client.shutdown()
