@@ -429,15 +429,26 @@ private struct Registry {
         })
     }
 
-    /// Whether the kernel still has watch `descriptor` on the library's instance: its
-    /// /proc/self/fdinfo entry lists one `inotify wd:N …` line per watch. Nil when that cannot be told.
-    func kernelHasWatch(_ descriptor: Int32) -> Bool? {
+    /// The watches the kernel holds on inotify instance `instance`: its /proc/self/fdinfo entry lists one
+    /// `inotify wd:N …` line per watch, N in hex. Nil when that cannot be told.
+    static func kernelWatches(on instance: Int32?) -> Set<Int32>? {
         guard let instance, let info = try? VolumeFS.readFile("/proc/self/fdinfo/\(instance)") else { return nil }
-        let wanted = "inotify wd:\(String(descriptor, radix: 16)) "
-        return String(decoding: info, as: UTF8.self).split(separator: "\n").contains { $0.hasPrefix(wanted) }
+        var found: Set<Int32> = []
+        for line in String(decoding: info, as: UTF8.self).split(separator: "\n") where line.hasPrefix("inotify wd:") {
+            let number = line.dropFirst("inotify wd:".count).prefix { $0 != " " }
+            if let descriptor = Int32(number, radix: 16) { found.insert(descriptor) }
+        }
+        return found
     }
 
     mutating func unwatch(_ watch: InotifyWatch) {
+        let instance = self.instance
+        unwatch(watch, kernelHas: { Self.kernelWatches(on: instance)?.contains($0) })
+    }
+
+    /// `kernelHas`: whether the kernel still holds a descriptor (nil: unknown), asked only when the last
+    /// registration of a descriptor goes.
+    private mutating func unwatch(_ watch: InotifyWatch, kernelHas: (Int32) -> Bool?) {
         guard let registration = registrations.removeValue(forKey: watch.id) else { return }
         let descriptor = registration.descriptor
         byDescriptor[descriptor]?.removeAll { $0 == watch.id }
@@ -450,7 +461,7 @@ private struct Registry {
         // inotify_rm_watch fails and it prints a raw line to stderr, in the middle of JSON logs. So the
         // kernel's own list is asked first; a watch it no longer has is only forgotten here (the library
         // keeps a dead entry, which is harmless: the kernel never hands out a descriptor twice).
-        let removed = kernelHasWatch(descriptor) != false && inotifytools_remove_watch_by_wd(descriptor) != 0
+        let removed = kernelHas(descriptor) != false && inotifytools_remove_watch_by_wd(descriptor) != 0
         for (key, state) in keys {
             guard case .live(descriptor, let primary) = state else { continue }
             keys[key] = removed && primary ? nil : .stale
@@ -460,8 +471,11 @@ private struct Registry {
     mutating func close(_ subscription: Int) {
         handlers[subscription] = nil
         let owned = registrations.filter { $0.value.subscription == subscription }
+        // The kernel's list is read once for all of them, not once per watch.
+        let live = owned.isEmpty ? nil : Self.kernelWatches(on: instance)
         for (id, registration) in owned {
-            unwatch(InotifyWatch(id: id, path: registration.path, descriptor: registration.descriptor))
+            unwatch(InotifyWatch(id: id, path: registration.path, descriptor: registration.descriptor),
+                    kernelHas: { live?.contains($0) })
         }
     }
 
