@@ -310,6 +310,24 @@ struct HotReloadEndToEndTests {
         #expect(await plain.stop() == .exited(0))
     }
 
+    @Test func aDirInsideAKubeletVolumeFollowsEveryUpdateWithoutAWarning() async throws {
+        // A configMap item with `path: sub/app.conf`: `sub -> ..data/sub`, so every update replaces the
+        // directory --dir names. That is routine, not a loss: no warning, and every update reloaded.
+        let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
+        let root = dir.file("config")
+        try FileSystem.makeDirectories(root)
+        let writer = AtomicWriter(targetDirectory: root)
+        try writer.write(["sub/app.conf": FileProjection(text: "v0")])
+        let (agent, record, _) = try await startWatch(dir, volumes: [root + "/sub"], extra: ["--debounce", "0"])
+        for version in 1...3 {
+            try writer.write(["sub/app.conf": FileProjection(text: "v\(version)")])
+            #expect(await eventually { lines(record).last == "v\(version) " }, "update \(version): \(agent.log)")
+        }
+        #expect(agent.log.contains("watched directory was replaced"), "\(agent.log)")
+        #expect(!agent.log.contains("watched directory is gone"), "\(agent.log)")
+        #expect(await agent.stop() == .exited(0), "\(agent.log)")
+    }
+
     @Test func onLabelComparesKeysInALabelsFileGivenByLabelsFile() async throws {
         // A downwardAPI item with `path: podlabels`: --labels-file names it, and --on-label then compares
         // it key by key like a file called `labels`.

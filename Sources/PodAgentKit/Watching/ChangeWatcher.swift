@@ -603,9 +603,14 @@ struct WatchLoop {
     /// The directory was deleted, moved away or unmounted: wait for it to come back. Its content is
     /// not read now — nothing to reload from — but compared when it returns.
     mutating func lose(_ index: Int, at now: ContinuousClock.Instant) async {
-        logger.warning("watched directory is gone; waiting for it to return", metadata: [
-            "volume": .string(volumes[index].directory),
-        ])
+        let directory = volumes[index].directory
+        if VolumeWatch.isDirectory(directory), FileIdentity(directory) != volumes[index].identity {
+            // Another directory is already there under the name: a routine swap, not a loss — as with a
+            // --dir inside a kubelet volume (`conf.d -> ..data/conf.d`), which every update replaces.
+            logger.info("watched directory was replaced; watching the new one", metadata: ["volume": .string(directory)])
+        } else {
+            logger.warning("watched directory is gone; waiting for it to return", metadata: ["volume": .string(directory)])
+        }
         if case .watching(let watch) = volumes[index].role { await subscription.unwatch(watch) }
         volumes[index].role = .unwatchable
         await syncSubdirectories(index)
