@@ -74,6 +74,13 @@ public struct KubeletMountSource: Sendable, Equatable {
     public var podUID: String
     public var location: Location
 
+    /// The pod volume's name, which both kinds of location carry.
+    public var volumeName: String {
+        switch location {
+        case .volume(_, let name, _), .subPath(let name, _, _): name
+        }
+    }
+
     /// Finds the kubelet layout anywhere in `root`, so a kubelet directory that is not
     /// `/var/lib/kubelet` (kind, k3s, MicroK8s) or lies on its own filesystem (root `/pods/<uid>/…`,
     /// or even `/<uid>/…`) is recognised too.
@@ -248,7 +255,7 @@ public enum VolumeInspection {
     // MARK: - One volume
 
     static func inspect(_ mount: MountEntry, paths: PodPaths, now: Int64) -> InspectedVolume {
-        let root = strippingDeleted(mount.root).path
+        let (root, deleted) = strippingDeleted(mount.root)
         let source = KubeletMountSource.parse(root: root)
         let hostPath = paths.resolve(mount.mountPoint)
         var volume = InspectedVolume(
@@ -257,18 +264,13 @@ public enum VolumeInspection {
             filesystemType: mount.filesystemType, readOnly: mount.isReadOnly, serviceAccount: false,
             contentWithheld: true, subPath: nil, generation: nil, files: nil, warnings: [], mount: mount)
 
-        switch source?.location {
-        case .volume(let plugin, let name, _):
+        volume.name = source?.volumeName
+        if case .volume(let plugin, _, _) = source?.location {
             volume.plugin = plugin
-            volume.name = name
             volume.kindEvidence = .kubeletPath
             volume.kind = kind(ofPlugin: plugin)
-        case .subPath(let name, _, _):
-            volume.name = name
-        case nil:
-            break
         }
-        volume.subPath = subPath(of: mount)
+        volume.subPath = subPath(root: root, deleted: deleted, source: source)
 
         if volume.subPath != nil {
             readSubPath(&volume, hostPath: hostPath)
@@ -286,10 +288,10 @@ public enum VolumeInspection {
     /// volume, or a mount that is not the kubelet's). A subPath is the kubelet's `volume-subpaths` bind, a
     /// root below a volume's own directory, or a root inside a `..<timestamp>` generation — even on tmpfs,
     /// where nothing else of the kubelet path is left (`/..2026_…/key`).
-    static func subPath(of mount: MountEntry) -> InspectedVolume.SubPath? {
-        let (root, deleted) = strippingDeleted(mount.root)
+    /// `root`: the mount's root without `//deleted`; `source`: what `KubeletMountSource.parse` made of it.
+    static func subPath(root: String, deleted: Bool, source: KubeletMountSource?) -> InspectedVolume.SubPath? {
         var belowVolume: [String] = []
-        switch KubeletMountSource.parse(root: root)?.location {
+        switch source?.location {
         case .volume(let plugin, _, let within):
             // A CSI volume's data lies in its `mount` subdirectory; anything deeper is a subPath.
             belowVolume = plugin == "kubernetes.io/csi" && within.first == "mount" ? Array(within.dropFirst()) : within

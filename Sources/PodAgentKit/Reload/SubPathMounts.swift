@@ -29,15 +29,11 @@ enum SubPathMounts {
             let resolved = canonical(directory)
             for mount in table.visibleMounts {
                 let point = mount.mountPoint
-                guard isSameOrBelow(point, resolved) || isSameOrBelow(resolved, point),
-                      VolumeInspection.subPath(of: mount) != nil
-                else { continue }
-                var volume: String?
-                switch KubeletMountSource.parse(root: VolumeInspection.strippingDeleted(mount.root).path)?.location {
-                case .volume(_, let name, _), .subPath(let name, _, _): volume = name
-                case nil: volume = nil
-                }
-                found.append(Finding(directory: directory, mountPoint: point, volume: volume))
+                guard isSameOrBelow(point, resolved) || isSameOrBelow(resolved, point) else { continue }
+                let (root, deleted) = VolumeInspection.strippingDeleted(mount.root)
+                let source = KubeletMountSource.parse(root: root)
+                guard VolumeInspection.subPath(root: root, deleted: deleted, source: source) != nil else { continue }
+                found.append(Finding(directory: directory, mountPoint: point, volume: source?.volumeName))
             }
         }
         return found
