@@ -242,22 +242,20 @@ public enum AtomicVolume {
         let dataPath = VolumeFS.join(directory, dataLinkName)
         // A link read through the directory shows it is one; only without a link is the directory itself
         // looked at, to tell "not the kubelet's" from "not there" (one system call less per reload).
-        var firstLink: String?
+        var link: String?
         do throws(AtomicVolumeError) {
-            firstLink = try readDataLink(dataPath)
+            link = try readDataLink(dataPath)
         } catch {
             guard VolumeFS.isDirectory(followingLinks: directory) else { throw .directoryMissing(path: directory) }
             throw error
         }
-        guard firstLink != nil else {
-            guard VolumeFS.isDirectory(followingLinks: directory) else { throw .directoryMissing(path: directory) }
-            return nil
-        }
-        for _ in 0..<maxAttempts {
-            var link = firstLink
-            if link == nil { link = try readDataLink(dataPath) }
-            firstLink = nil
-            guard let target = link else { return nil }
+        for attempt in 0..<maxAttempts {
+            if attempt > 0 { link = try readDataLink(dataPath) }
+            guard let target = link else {
+                // No link: a plain directory — or, before anything was read, no directory at all.
+                if attempt == 0 && !VolumeFS.isDirectory(followingLinks: directory) { throw .directoryMissing(path: directory) }
+                return nil
+            }
             let generationPath = VolumeFS.join(directory, target)
             let files: [VolumeFile]
             do throws(VolumeSyscallError) {
