@@ -132,13 +132,12 @@ public final class ChangeWatcher: Sendable {
 
     private func launch() {
         guard claimLoop() else { return }
-        let inputs = input
         let loop = WatchLoop(
             configuration: configuration, directories: directories, logger: logger, metrics: metrics,
             outbox: outbox, input: input)
         Task {
             var loop = loop
-            await loop.run(inputs)
+            await loop.run()
         }
     }
 }
@@ -200,7 +199,7 @@ struct WatchLoop {
         contents = directories.map(VolumeContent.missing)
     }
 
-    mutating func run(_ inputs: WatchInbox) async {
+    mutating func run() async {
         do throws(WatchError) {
             try await establish()
         } catch {
@@ -211,9 +210,9 @@ struct WatchLoop {
         }
         outbox.ready(baseline: contents)
         loop: while true {
-            let input = await inputs.next()
+            let next = await input.next()
             let now = ContinuousClock.now
-            switch input {
+            switch next {
             case .inotify(let event): await receive(event, at: event.seen)
             case .timer: await fireDeadlines(at: now)
             case .stop: break loop
