@@ -5,7 +5,7 @@
 
 Used by scripts/order-file.sh. Usage: order-profile.py PODAGENT_WITH_SYMBOLS OUT_DIR
 """
-import os, signal, socket, subprocess, sys, tempfile, threading, time, urllib.request, http.server
+import os, re, signal, subprocess, sys, tempfile, threading, time, urllib.request, http.server
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
 from reload_bench import KubeletVolume  # noqa: E402  the kubelet's atomic writer, step by step
@@ -23,18 +23,22 @@ class Receiver(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def listening_port(log_path):
+    """The port podagent bound for `--listen 127.0.0.1:0`, from its "status endpoint listening" line."""
+    with open(log_path) as log:
+        for line in log:
+            if "status endpoint listening" in line:
+                match = re.search(r"127\.0\.0\.1:(\d+)", line)
+                if match:
+                    return int(match.group(1))
+    return None
 
 
 def profile(binary, mode, out_dir, webhook):
     root = tempfile.mkdtemp(prefix="podagent-order-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
     volume = KubeletVolume(root)
     volume.update()
-    port = free_port()
-    common = ["--dir", root, "--listen", f"127.0.0.1:{port}", "--check", "true", "--debounce", "0", "--log-format", "json"]
+    common = ["--dir", root, "--listen", "127.0.0.1:0", "--check", "true", "--debounce", "0", "--log-format", "json"]
     if mode == "watch":
         args = ["watch"] + common + ["--webhook", webhook, "--exec", "true"]
     else:
@@ -46,12 +50,15 @@ def profile(binary, mode, out_dir, webhook):
                                   "--compress-strings=no", f"--callgrind-out-file={out}", binary] + args,
                                  stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.time() + 120
+        port = None
         while time.time() < deadline:
+            port = port or listening_port(log.name)
             try:
-                if urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2).status == 200:
+                if port and urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2).status == 200:
                     break
             except OSError:
-                time.sleep(0.5)
+                pass
+            time.sleep(0.5)
         else:
             agent.kill()
             sys.exit(f"podagent {mode} never became ready under valgrind (see {log.name})")
