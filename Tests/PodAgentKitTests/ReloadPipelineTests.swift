@@ -77,10 +77,10 @@ struct PipeStepFailure: Error, CustomStringConvertible {
 
 /// A step that records `name#sequence` in `log`, then runs `body`.
 func pipeStep(
-    _ name: String, log: PipeStepLog, timeout: Duration = .seconds(30),
+    _ name: String, log: PipeStepLog, timeout: Duration = .seconds(30), boundsItself: Bool = false,
     body: @escaping @Sendable (ReloadTrigger) async throws -> Void = { _ in }
 ) -> ReloadStep {
-    ReloadStep(name: name, timeout: timeout) { trigger in
+    ReloadStep(name: name, timeout: timeout, boundsItself: boundsItself) { trigger in
         let call = "\(name)#\(trigger.sequence)"
         await log.enter(call)
         do {
@@ -201,7 +201,7 @@ struct ReloadPipelineTests {
         var outcomes = PipeOutcomes(pipeline)
         let before = pipeUnixNow()
 
-        await pipeline.submit(pipeTrigger(1, committedAgo: .seconds(5)))
+        pipeline.submit(pipeTrigger(1, committedAgo: .seconds(5)))
         let outcome = try await outcomes.next()
 
         #expect(outcome.trigger.sequence == 1)
@@ -237,7 +237,7 @@ struct ReloadPipelineTests {
             metricsFactory: metrics)
         var outcomes = PipeOutcomes(pipeline)
 
-        await pipeline.submit(pipeTrigger(1))
+        pipeline.submit(pipeTrigger(1))
         let refused = try await outcomes.next()
         #expect(refused.result == .checkFailed)
         #expect(refused.attempts == 0)
@@ -250,7 +250,7 @@ struct ReloadPipelineTests {
         #expect(line.message.contains(stderr))
         #expect(line.metadata["result"] == "check_failed" && line.metadata["step"] == "check")
 
-        await pipeline.submit(pipeTrigger(2))
+        pipeline.submit(pipeTrigger(2))
         let accepted = try await outcomes.next()
         #expect(accepted.result == .success)
         #expect(await steps.calls == ["check#1", "check#2", "exec#2"])
@@ -271,7 +271,7 @@ struct ReloadPipelineTests {
             metricsFactory: metrics)
         var outcomes = PipeOutcomes(pipeline)
 
-        await pipeline.submit(pipeTrigger(1))
+        pipeline.submit(pipeTrigger(1))
         let outcome = try await outcomes.next()
         await client.shutdown()
 
@@ -306,7 +306,7 @@ struct ReloadPipelineTests {
             check: nil, actions: [webhook.step()], retry: retry, logger: logs.logger(), metricsFactory: metrics)
         var outcomes = PipeOutcomes(pipeline)
 
-        await pipeline.submit(pipeTrigger(1))
+        pipeline.submit(pipeTrigger(1))
         let outcome = try await outcomes.next()
 
         #expect(outcome.result == .failed)
@@ -338,9 +338,9 @@ struct ReloadPipelineTests {
             check: nil, actions: [webhook.step()], retry: slowRetry, logger: logs.logger(), metricsFactory: metrics)
         var outcomes = PipeOutcomes(pipeline)
 
-        await pipeline.submit(pipeTrigger(1, committedAgo: .seconds(10)))
+        pipeline.submit(pipeTrigger(1, committedAgo: .seconds(10)))
         _ = try await logs.waitForLine(containing: "retrying in 1m")
-        await pipeline.submit(pipeTrigger(2))
+        pipeline.submit(pipeTrigger(2))
 
         let first = try await outcomes.next()
         let second = try await outcomes.next()
@@ -370,10 +370,10 @@ struct ReloadPipelineTests {
             metricsFactory: metrics)
         var outcomes = PipeOutcomes(pipeline)
 
-        await pipeline.submit(pipeTrigger(1))
+        pipeline.submit(pipeTrigger(1))
         await gate.waitForArrivals(1)
-        await pipeline.submit(pipeTrigger(2, committedAgo: .seconds(20)))
-        await pipeline.submit(pipeTrigger(3))
+        pipeline.submit(pipeTrigger(2, committedAgo: .seconds(20)))
+        pipeline.submit(pipeTrigger(3))
         await gate.open()
 
         let seen = [try await outcomes.next(), try await outcomes.next(), try await outcomes.next()]
@@ -402,9 +402,9 @@ struct ReloadPipelineTests {
             logger: PipeLogSink().logger(), metricsFactory: TestMetrics())
         var outcomes = PipeOutcomes(pipeline)
 
-        await pipeline.submit(pipeTrigger(1))
+        pipeline.submit(pipeTrigger(1))
         await gate.waitForArrivals(1)
-        await pipeline.submit(pipeTrigger(2))
+        pipeline.submit(pipeTrigger(2))
         await gate.open()
 
         let older = try await outcomes.next()
@@ -426,9 +426,9 @@ struct ReloadPipelineTests {
             logger: PipeLogSink().logger(), metricsFactory: TestMetrics())
         var outcomes = PipeOutcomes(pipeline)
 
-        await pipeline.submit(pipeTrigger(1))
+        pipeline.submit(pipeTrigger(1))
         await gate.waitForArrivals(1)
-        await pipeline.submit(pipeTrigger(2))  // the files on disk are now content the check has not seen
+        pipeline.submit(pipeTrigger(2))  // the files on disk are now content the check has not seen
         await gate.open()
 
         #expect(try await outcomes.next().result == .superseded)
@@ -447,7 +447,7 @@ struct ReloadPipelineTests {
             check: nil, actions: [hanging], retry: retry, logger: PipeLogSink().logger(), metricsFactory: metrics)
         var outcomes = PipeOutcomes(pipeline)
 
-        await pipeline.submit(pipeTrigger(1))
+        pipeline.submit(pipeTrigger(1))
         let outcome = try await outcomes.next()
 
         #expect(outcome.result == .failed)
@@ -471,7 +471,7 @@ struct ReloadPipelineTests {
         let pipeline = ReloadPipeline(
             check: nil, actions: [signal], retry: retry, logger: PipeLogSink().logger(), metricsFactory: TestMetrics())
         var outcomes = PipeOutcomes(pipeline)
-        await pipeline.submit(pipeTrigger(1))
+        pipeline.submit(pipeTrigger(1))
         let outcome = try await outcomes.next()
         #expect(outcome.result == .success, "\(outcome.failure ?? "")")
         #expect(outcome.attempts == 1)
@@ -487,7 +487,7 @@ struct ReloadPipelineTests {
         let pipeline = ReloadPipeline(
             check: nil, actions: [slowish], retry: pipeQuickRetry, logger: PipeLogSink().logger(), metricsFactory: TestMetrics())
         var outcomes = PipeOutcomes(pipeline)
-        await pipeline.submit(pipeTrigger(1))
+        pipeline.submit(pipeTrigger(1))
         let outcome = try await outcomes.next()
         #expect(outcome.result == .success, "\(outcome.failure ?? "")")
         #expect(await steps.cancelled.isEmpty)
@@ -502,17 +502,18 @@ struct ReloadPipelineTests {
             check: check, actions: [pipeStep("signal", log: steps)], retry: pipeQuickRetry,
             logger: PipeLogSink().logger(), metricsFactory: TestMetrics())
         var outcomes = PipeOutcomes(pipeline)
-        await pipeline.submit(pipeTrigger(1))
+        pipeline.submit(pipeTrigger(1))
         let outcome = try await outcomes.next()
         #expect(outcome.result == .checkFailed)
         #expect(outcome.failure == "check timed out after 50ms")
         #expect(await steps.calls == ["check#1"])
     }
 
-    @Test func retryResumesFromTheFailedAction() async throws {
+    @Test(arguments: [false, true])
+    func retryResumesFromTheFailedAction(boundsItself: Bool) async throws {
         let steps = PipeStepLog()
         let failures = PipeCounter()
-        let flaky = pipeStep("webhook", log: steps) { _ in
+        let flaky = pipeStep("webhook", log: steps, boundsItself: boundsItself) { _ in
             if await failures.next() <= 2 { throw PipeStepFailure(description: "503") }
         }
         let pipeline = ReloadPipeline(
@@ -520,7 +521,7 @@ struct ReloadPipelineTests {
             retry: pipeQuickRetry, logger: PipeLogSink().logger(), metricsFactory: TestMetrics())
         var outcomes = PipeOutcomes(pipeline)
 
-        await pipeline.submit(pipeTrigger(1))
+        pipeline.submit(pipeTrigger(1))
         let outcome = try await outcomes.next()
         #expect(outcome.result == .success)
         #expect(outcome.attempts == 3)
@@ -536,7 +537,7 @@ struct ReloadPipelineTests {
             logger: PipeLogSink().logger(), metricsFactory: metrics)
         var outcomes = PipeOutcomes(pipeline)
 
-        await pipeline.submit(.start())
+        pipeline.submit(.start())
         let outcome = try await outcomes.next()
         #expect(outcome.result == .success)
         #expect(outcome.trigger.summary == "reload on start")
@@ -545,10 +546,12 @@ struct ReloadPipelineTests {
         #expect(try metrics.expectGauge("podagent_last_reload_success_timestamp_seconds").lastValue != nil)
     }
 
-    @Test func shutdownCancelsTheStepInFlightAndDropsWhatIsPending() async throws {
+    /// `boundsItself`: the step runs in the pipeline's own task, without a task and timer of its own.
+    @Test(arguments: [false, true])
+    func shutdownCancelsTheStepInFlightAndDropsWhatIsPending(boundsItself: Bool) async throws {
         let steps = PipeStepLog()
         let arrived = PipeGate()
-        let slow = pipeStep("exec", log: steps) { _ in
+        let slow = pipeStep("exec", log: steps, boundsItself: boundsItself) { _ in
             await arrived.arrive()
             try await Task.sleep(for: .seconds(600))
         }
@@ -557,11 +560,11 @@ struct ReloadPipelineTests {
             metricsFactory: TestMetrics())
         var outcomes = PipeOutcomes(pipeline)
 
-        await pipeline.submit(pipeTrigger(1))
+        pipeline.submit(pipeTrigger(1))
         await arrived.waitForArrivals(1)
-        await pipeline.submit(pipeTrigger(2))
+        pipeline.submit(pipeTrigger(2))
         await pipeline.shutdown()
-        await pipeline.submit(pipeTrigger(3))
+        pipeline.submit(pipeTrigger(3))
 
         #expect(await outcomes.rest().isEmpty)  // the stream ended; nothing half-done is reported as a result
         #expect(await steps.calls == ["exec#1"])
@@ -578,7 +581,7 @@ struct ReloadPipelineTests {
             check: nil, actions: [failing], retry: slowRetry, logger: logs.logger(), metricsFactory: TestMetrics())
         var outcomes = PipeOutcomes(pipeline)
 
-        await pipeline.submit(pipeTrigger(1))
+        pipeline.submit(pipeTrigger(1))
         _ = try await logs.waitForLine(containing: "retrying in 10m")
         await pipeline.shutdown()  // would take 10 minutes if it waited out the backoff
         #expect(await outcomes.rest().isEmpty)
@@ -616,14 +619,14 @@ struct ReloadPipelineTests {
             check: check, actions: [action], retry: pipeQuickRetry, logger: logger, metricsFactory: TestMetrics())
         var outcomes = PipeOutcomes(pipeline)
 
-        await pipeline.submit(pipeTrigger(1), announce: Self.announcing(1, to: logs))
+        pipeline.submit(pipeTrigger(1), announce: Self.announcing(1, to: logs))
         #expect(try await outcomes.next().result == .checkFailed)
-        await pipeline.submit(pipeTrigger(2), announce: Self.announcing(2, to: logs))
+        pipeline.submit(pipeTrigger(2), announce: Self.announcing(2, to: logs))
         #expect(try await outcomes.next().result == .success)
-        await pipeline.submit(pipeTrigger(3), announce: Self.announcing(3, to: logs))
+        pipeline.submit(pipeTrigger(3), announce: Self.announcing(3, to: logs))
         await gate.waitForArrivals(1)
-        await pipeline.submit(pipeTrigger(4), announce: Self.announcing(4, to: logs))
-        await pipeline.submit(pipeTrigger(5), announce: Self.announcing(5, to: logs))
+        pipeline.submit(pipeTrigger(4), announce: Self.announcing(4, to: logs))
+        pipeline.submit(pipeTrigger(5), announce: Self.announcing(5, to: logs))
         await gate.open()
         let rest = [try await outcomes.next(), try await outcomes.next(), try await outcomes.next()]
         #expect(rest.map(\.trigger.sequence) == [4, 3, 5])
@@ -640,13 +643,14 @@ struct ReloadPipelineTests {
         #expect(Self.lines(about: 5, in: logs) == ["change set", "check passed", "reload done"])
     }
 
-    @Test func aWaitingTriggerIsAnnouncedWhenItStartsAndARunningOneBeforeItsActionEnds() async throws {
+    @Test(arguments: [false, true])
+    func aWaitingTriggerIsAnnouncedWhenItStartsAndARunningOneBeforeItsActionEnds(boundsItself: Bool) async throws {
         let steps = PipeStepLog()
         let gate = PipeGate()
         let logs = PipeLogSink()
         var logger = logs.logger()
         logger.logLevel = .info
-        let action = pipeStep("exec", log: steps) { trigger in
+        let action = pipeStep("exec", log: steps, boundsItself: boundsItself) { trigger in
             await gate.arrive()
             if trigger.sequence == 1 { await gate.pass() }
         }
@@ -654,13 +658,13 @@ struct ReloadPipelineTests {
             check: nil, actions: [action], retry: pipeQuickRetry, logger: logger, metricsFactory: TestMetrics())
         var outcomes = PipeOutcomes(pipeline)
 
-        await pipeline.submit(pipeTrigger(1), announce: Self.announcing(1, to: logs))
+        pipeline.submit(pipeTrigger(1), announce: Self.announcing(1, to: logs))
         await gate.waitForArrivals(1)
         // Trigger 1's action is under way and blocked: its line is not held back until the action ends.
         _ = try await logs.waitForLine(containing: "change set")
         #expect(Self.lines(about: 1, in: logs) == ["change set"])
         // Trigger 2 waits for trigger 1: it is not announced while it waits.
-        await pipeline.submit(pipeTrigger(2), announce: Self.announcing(2, to: logs))
+        pipeline.submit(pipeTrigger(2), announce: Self.announcing(2, to: logs))
         try await Task.sleep(for: .milliseconds(100))
         #expect(Self.lines(about: 2, in: logs).isEmpty)
         await gate.open()
@@ -682,9 +686,9 @@ struct ReloadPipelineTests {
         let pipeline = ReloadPipeline(
             check: nil, actions: [slow], retry: pipeQuickRetry, logger: logger, metricsFactory: TestMetrics())
 
-        await pipeline.submit(pipeTrigger(1), announce: Self.announcing(1, to: logs))
+        pipeline.submit(pipeTrigger(1), announce: Self.announcing(1, to: logs))
         await arrived.waitForArrivals(1)
-        await pipeline.submit(pipeTrigger(2), announce: Self.announcing(2, to: logs))
+        pipeline.submit(pipeTrigger(2), announce: Self.announcing(2, to: logs))
         await pipeline.shutdown()
 
         #expect(Self.lines(about: 1, in: logs) == ["change set"])
@@ -705,7 +709,7 @@ struct ReloadPipelineTests {
             check: nil, actions: [webhook.step()], retry: retry, logger: logs.logger(), metricsFactory: TestMetrics())
         var outcomes = PipeOutcomes(pipeline)
 
-        await pipeline.submit(pipeTrigger(1))
+        pipeline.submit(pipeTrigger(1))
         #expect(try await outcomes.next().result == .failed)
         await client.shutdown()
 

@@ -96,10 +96,11 @@ public struct WebhookAction: Sendable {
         return "\(method.rawValue) \(displayURL) (\(parts.joined(separator: "; ")))"
     }
 
-    /// This action as a pipeline step. The step's own timeout is a backstop one second longer than the
-    /// request's, so the request's timeout, whose error names the URL, normally fires first.
+    /// This action as a pipeline step. The request's deadline (resolving, connecting, writing and reading
+    /// all end by it) bounds the step, so the pipeline needs no backstop of its own; the step's timeout,
+    /// one second longer, is what it reports.
     public func step() -> ReloadStep {
-        ReloadStep(name: "webhook \(method.rawValue) \(displayURL)", timeout: timeout + .seconds(1)) { trigger in
+        ReloadStep(name: "webhook \(method.rawValue) \(displayURL)", timeout: timeout + .seconds(1), boundsItself: true) { trigger in
             try await perform(for: trigger)
         }
     }

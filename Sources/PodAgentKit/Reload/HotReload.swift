@@ -161,14 +161,14 @@ public enum HotReload {
             readiness.markReady("app")
         }
         if configuration.reloadOnStart {
-            await pipeline.submit(.start())
+            pipeline.submit(.start())
         }
 
         let serverTask = server.map { server in Task { try? await server.run() } }
         let feed = Task {
             // The "change set" line is written by the pipeline once the reload is under way (see `submit`).
             for await change in watcher.changes(logging: false) {
-                await pipeline.submit(
+                pipeline.submit(
                     ReloadTrigger(sequence: change.sequence, firstCommitSeen: change.firstCommitSeen, summarizedBy: { change.summary }),
                     announce: { watcher.logDelivery(change) })
             }
@@ -255,6 +255,7 @@ public enum HotReload {
         let finder = ProcessFinder(procRoot: configuration.procRoot)
         let timeout = configuration.actionTimeout
         var actions: [ReloadStep] = []
+        // Signals are sent without waiting for anything: they bound themselves (`ReloadStep.boundsItself`).
         for action in configuration.actions {
             switch action {
             case .exec(let argv):
@@ -265,18 +266,18 @@ public enum HotReload {
                 let name = SignalName.name(of: signal)
                 switch target {
                 case .process(let process):
-                    actions.append(ReloadStep(name: "signal \(name) to \(process)", timeout: timeout) { _ in
+                    actions.append(ReloadStep(name: "signal \(name) to \(process)", timeout: timeout, boundsItself: true) { _ in
                         let record = try finder.oldest(named: process)
                         try SignalDelivery.send(signal, to: record.pid, procRoot: configuration.procRoot)
                     })
                 case .pidFile(let file):
-                    actions.append(ReloadStep(name: "signal \(name) to pid in \(file)", timeout: timeout) { _ in
+                    actions.append(ReloadStep(name: "signal \(name) to pid in \(file)", timeout: timeout, boundsItself: true) { _ in
                         let pid = try finder.pid(fromFile: file)
                         try SignalDelivery.send(signal, to: pid, procRoot: configuration.procRoot)
                     })
                 case .child:
                     guard let child else { throw StepFailure("--signal without --process or --pid-file needs `podagent run`") }
-                    actions.append(ReloadStep(name: "signal \(name) to app", timeout: timeout) { _ in
+                    actions.append(ReloadStep(name: "signal \(name) to app", timeout: timeout, boundsItself: true) { _ in
                         try child.send(signal)
                     })
                 }
@@ -292,7 +293,7 @@ public enum HotReload {
         if actions.isEmpty, let child {
             // `run`'s default: the app's reload signal (SIGHUP unless --reload-signal).
             let signal = child.configuration.reloadSignal
-            actions.append(ReloadStep(name: "signal \(SignalName.name(of: signal)) to app", timeout: timeout) { _ in
+            actions.append(ReloadStep(name: "signal \(SignalName.name(of: signal)) to app", timeout: timeout, boundsItself: true) { _ in
                 try child.reload()
             })
         }
