@@ -15,11 +15,13 @@ import Testing
 /// The change sets a test's consumer received, in order, with the instant each one arrived.
 final class WatchCollector: @unchecked Sendable {
     private let lock = NSLock()
-    private var received: [(set: ChangeSet, at: ContinuousClock.Instant)] = []
+    private var received: [(set: ChangeSet, at: ContinuousClock.Instant, direct: Bool)] = []
 
-    func append(_ set: ChangeSet) { lock.withLock { received.append((set, .now)) } }
+    /// `direct`: handed over by `deliverImmediately(to:)` rather than taken from the stream.
+    func append(_ set: ChangeSet, direct: Bool = false) { lock.withLock { received.append((set, .now, direct)) } }
     var sets: [ChangeSet] { lock.withLock { received.map(\.set) } }
     var arrivals: [ContinuousClock.Instant] { lock.withLock { received.map(\.at) } }
+    var direct: [Bool] { lock.withLock { received.map(\.direct) } }
 
     /// Polls until `condition` holds (at most `timeout`, only to avoid hanging) and returns the sets.
     @discardableResult
@@ -45,9 +47,14 @@ struct WatchHarness {
 
     /// Starts watching (watches placed, baseline read) and consumes the change sets, pausing
     /// `consumerDelay` after each one like a slow reload.
-    init(_ configuration: WatchConfiguration, consumerDelay: Duration = .zero) async throws {
+    /// `direct`: also take sets through `deliverImmediately(to:)`, as the hot-reload loop does.
+    init(_ configuration: WatchConfiguration, consumerDelay: Duration = .zero, direct: Bool = false) async throws {
         metrics = TestMetrics()
         watcher = try ChangeWatcher(configuration, logger: Self.quietLogger, metricsFactory: metrics)
+        if direct {
+            let collector = self.collector
+            watcher.deliverImmediately { collector.append($0, direct: true) }
+        }
         try await watcher.start()
         let stream = watcher.changes()
         let collector = self.collector
@@ -572,6 +579,48 @@ extension WatchInotifySuites {
             #expect(sets[1].volumes.first?.modified == ["a", "b"])
             let arrivals = harness.collector.arrivals
             #expect(arrivals[1] - arrivals[0] >= .milliseconds(550), "the second set waited for the interval")
+            await harness.stop()
+        }
+
+        @Test("deliverImmediately: each set that may go out at once is handed over as it is read, in order, none through the stream")
+        func directDelivery() async throws {
+            let volumes = try WatchVolumes()
+            defer { volumes.remove() }
+            let config = try volumes.volume("config", ["a": "1"])
+            let harness = try await WatchHarness(Self.configuration([config]), direct: true)
+            for version in 2...4 {
+                try volumes.write(config, ["a": "\(version)"])
+                try #require(await harness.collector.wait(forCount: version - 1).count == version - 1)
+            }
+            #expect(harness.collector.sets.map(\.sequence) == [1, 2, 3])
+            #expect(harness.collector.direct == [true, true, true])
+            await harness.stop()
+        }
+
+        @Test("deliverImmediately with --min-interval: a set the interval holds back comes through the stream after it, folded")
+        func directDeliveryWaitsForTheInterval() async throws {
+            let volumes = try WatchVolumes()
+            defer { volumes.remove() }
+            let config = try volumes.volume("config", ["a": "1", "b": "1"])
+            var configuration = Self.configuration([config])
+            configuration.minInterval = .milliseconds(600)
+            let harness = try await WatchHarness(configuration, direct: true)
+            try volumes.write(config, ["a": "2", "b": "1"])
+            try #require(await harness.collector.wait(forCount: 1).count == 1)
+            try volumes.write(config, ["a": "3", "b": "1"])
+            try volumes.write(config, ["a": "3", "b": "2"])
+            let sets = await harness.collector.wait(forCount: 2)
+            try #require(sets.count == 2)
+            #expect(sets.map(\.sequence) == [1, 2])
+            #expect(sets[1].volumes.first?.modified == ["a", "b"])
+            #expect(harness.collector.direct == [true, false])
+            let arrivals = harness.collector.arrivals
+            #expect(arrivals[1] - arrivals[0] >= .milliseconds(550), "the second set waited for the interval")
+            // After the interval, a new change goes straight to the sink again.
+            try await Task.sleep(for: .milliseconds(700))
+            try volumes.write(config, ["a": "4", "b": "2"])
+            try #require(await harness.collector.wait(forCount: 3).count == 3)
+            #expect(harness.collector.direct == [true, false, true])
             await harness.stop()
         }
 

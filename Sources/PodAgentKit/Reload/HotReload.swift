@@ -144,6 +144,15 @@ public enum HotReload {
             check: steps.check, actions: steps.actions, retry: configuration.retry, logger: logger,
             checkedContentIsCurrent: steps.checkedContentIsCurrent)
         let watcher = try ChangeWatcher(configuration.watch, logger: logger)
+        // The "change set" line is written by the pipeline once the reload is under way (see `submit`).
+        @Sendable func reload(_ change: ChangeSet) {
+            pipeline.submit(
+                ReloadTrigger(sequence: change.sequence, firstCommitSeen: change.firstCommitSeen, summarizedBy: { change.summary }),
+                announce: { watcher.logDelivery(change) })
+        }
+        // A change goes to the pipeline straight from the watch loop; only one held back by
+        // --min-interval is taken by the feed below, once the interval is over.
+        watcher.deliverImmediately(to: reload)
         try await watcher.start()
         readiness.markReady("watch")
         logger.info("watching", metadata: ["directories": "\(watcher.directories.joined(separator: ","))",
@@ -166,12 +175,7 @@ public enum HotReload {
 
         let serverTask = server.map { server in Task { try? await server.run() } }
         let feed = Task {
-            // The "change set" line is written by the pipeline once the reload is under way (see `submit`).
-            for await change in watcher.changes(logging: false) {
-                pipeline.submit(
-                    ReloadTrigger(sequence: change.sequence, firstCommitSeen: change.firstCommitSeen, summarizedBy: { change.summary }),
-                    announce: { watcher.logDelivery(change) })
-            }
+            while let change = await watcher.nextChange(logging: false) { reload(change) }
         }
         let code = await end()
         // Shutdown: stop watching, let the pipeline stop (it cancels a step in flight), close the endpoint.

@@ -8,6 +8,11 @@
 // meantime disappears; and because every set is a diff from what the consumer really saw, folding
 // loses nothing. `minInterval` is applied on the consumer's side: it waits out the interval, then takes
 // whatever has accumulated — no timer runs while nothing is pending.
+//
+// A consumer may also register a sink (`deliver(to:)`): a set that may go out at once is then handed to
+// it synchronously, on the watch loop, as it is published — no task has to be woken to take it. Sets
+// held back by `minInterval` still go to a consumer waiting in `next()` once the interval is over; both
+// paths take from the same state, so nothing is delivered twice or lost.
 
 import Logging
 import Synchronization
@@ -44,6 +49,8 @@ final class ChangeOutbox: Sendable {
         var takers: [Int: CheckedContinuation<Bool, Never>] = [:]
         var cancelledTakers: Set<Int> = []
         var nextTaker = 0
+        /// Takes sets at once as they are published (see `deliver(to:)`).
+        var sink: (@Sendable (ChangeSet) -> Void)?
 
         mutating func wakeTakers(_ value: Bool) {
             for taker in takers.values { taker.resume(returning: value) }
@@ -84,8 +91,8 @@ final class ChangeOutbox: Sendable {
     /// Offers the newest content. Emits (or updates the waiting set) only if something that passes the
     /// filters differs from what the consumer last received; otherwise that becomes the baseline.
     func publish(_ contents: [VolumeContent], firstCommitSeen: ContinuousClock.Instant) {
-        state.withLock { state in
-            guard !state.phase.isTerminal else { return }
+        let direct = state.withLock { state -> (ChangeSet, @Sendable (ChangeSet) -> Void)? in
+            guard !state.phase.isTerminal else { return nil }
             let volumes = VolumeChange.changes(from: state.reported, to: contents, filter: filter)
             state.latest = contents
             if volumes.isEmpty {
@@ -93,12 +100,24 @@ final class ChangeOutbox: Sendable {
                 // it can never come back as part of a later set.
                 state.reported = contents
                 state.pending = nil
-                return
+                return nil
             }
             let first = min(state.pending?.firstCommitSeen ?? firstCommitSeen, firstCommitSeen)
             state.pending = Pending(volumes: volumes, firstCommitSeen: first)
+            if let sink = state.sink, Self.gateIsOpen(state, minInterval: minInterval), let set = Self.take(&state) {
+                return (set, sink)
+            }
             state.wakeTakers(true)
+            return nil
         }
+        // Outside the lock: the sink may take its time, and may ask this outbox things.
+        if let (set, sink) = direct { sink(set) }
+    }
+
+    /// Whether a set may be delivered now: no `minInterval` is set, or it has passed since the last one.
+    private static func gateIsOpen(_ state: State, minInterval: Duration) -> Bool {
+        guard minInterval > .zero, let last = state.lastDelivery else { return true }
+        return last + minInterval <= .now
     }
 
     func noteTimer(armed: Bool) {
@@ -124,6 +143,13 @@ final class ChangeOutbox: Sendable {
     }
 
     // MARK: - consumer side
+
+    /// Hands every set that may go out at once to `sink`, synchronously, from the watch loop, as it is
+    /// published; `next()` gets only the sets that had to wait for `minInterval`. Set it before the
+    /// watcher runs. `sink` must return promptly: the watch loop waits for it.
+    func deliver(to sink: @escaping @Sendable (ChangeSet) -> Void) {
+        state.withLock { $0.sink = sink }
+    }
 
     var phase: Phase { state.withLock { $0.phase } }
 
@@ -183,16 +209,18 @@ final class ChangeOutbox: Sendable {
     }
 
     private func take() -> ChangeSet? {
-        state.withLock { state in
-            guard let pending = state.pending, !state.phase.isTerminal else { return nil }
-            state.sequence += 1
-            state.reported = state.latest
-            state.pending = nil
-            state.lastDelivery = .now
-            return ChangeSet(
-                sequence: state.sequence, firstCommitSeen: pending.firstCommitSeen, volumes: pending.volumes,
-                contents: state.latest)
-        }
+        state.withLock { Self.take(&$0) }
+    }
+
+    private static func take(_ state: inout State) -> ChangeSet? {
+        guard let pending = state.pending, !state.phase.isTerminal else { return nil }
+        state.sequence += 1
+        state.reported = state.latest
+        state.pending = nil
+        state.lastDelivery = .now
+        return ChangeSet(
+            sequence: state.sequence, firstCommitSeen: pending.firstCommitSeen, volumes: pending.volumes,
+            contents: state.latest)
     }
 
     /// True when a set is waiting; false when the stream ended or the task was cancelled.
