@@ -124,6 +124,7 @@ struct AtomicVolumeTests {
             #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
             #expect(try VolumeFS.readFile(path) == bytes)
             #expect(try VolumeFS.readFile(path, sizeHint: 10) == bytes, "a file that grew after its lstat")
+            #expect(try VolumeFS.readFile(path, sizeHint: bytes.count) == bytes, "the size it claims: no read past the end")
             #expect(try VolumeFS.readFile(path, sizeHint: 1_000_000) == bytes, "a file that shrank")
             #expect(FileManager.default.createFile(atPath: root + "/empty", contents: Data()))
             #expect(try VolumeFS.readFile(root + "/empty").isEmpty)

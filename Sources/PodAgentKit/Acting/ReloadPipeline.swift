@@ -281,8 +281,9 @@ public final class ReloadPipeline: Sendable {
     private func run(_ trigger: ReloadTrigger, announcement: ReloadAnnouncement) async -> ReloadOutcome? {
         let clock = ContinuousClock()
         let started = clock.now
-        let log = logger.with(trigger: trigger.sequence)
-        if log.logLevel <= .debug {
+        // Made when a line is logged: building its metadata is work a quiet reload does not need.
+        lazy var log = logger.with(trigger: trigger.sequence)
+        if logger.logLevel <= .debug {
             announcement()
             log.debug("reload started", metadata: ["change": "\(trigger.summary)"])
         }

@@ -399,6 +399,10 @@ enum VolumeFS {
             var info = stat()
             capacity = (fstat(fd, &info) == 0 ? max(0, Int(info.st_size)) : 0) + 1
         }
+        // A read that stops short exactly at the size stat reported has reached the end: a regular file
+        // gives what it has up to the count asked for, and one that grew would have filled the extra
+        // byte. That saves the read that returns 0 — one system call per file, per reload.
+        let statSize = capacity - 1
         var result: [UInt8] = []
         while true {
             let kept = result
@@ -418,6 +422,10 @@ enum VolumeFS {
                         return
                     }
                     initialized += count
+                    if initialized == statSize && initialized < buffer.count {
+                        ended = true
+                        return
+                    }
                 }
             }
             if failed { throw failure("read", path) }
