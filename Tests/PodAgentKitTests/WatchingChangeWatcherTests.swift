@@ -562,23 +562,34 @@ extension WatchInotifySuites {
             await harness.stop()
         }
 
-        @Test("--min-interval: at most one set per interval; changes during it are folded into one")
-        func minInterval() async throws {
+        /// `direct`: with a sink (`deliverImmediately`), as hot reload consumes: the first set goes to the
+        /// sink, the one the interval holds back comes through the stream, and after the interval the
+        /// next one goes to the sink again.
+        @Test("--min-interval: at most one set per interval; changes during it are folded into one", arguments: [false, true])
+        func minInterval(direct: Bool) async throws {
             let volumes = try WatchVolumes()
             defer { volumes.remove() }
             let config = try volumes.volume("config", ["a": "1", "b": "1"])
             var configuration = Self.configuration([config])
             configuration.minInterval = .milliseconds(600)
-            let harness = try await WatchHarness(configuration)
+            let harness = try await WatchHarness(configuration, direct: direct)
             try volumes.write(config, ["a": "2", "b": "1"])
             try #require(await harness.collector.wait(forCount: 1).count == 1)
             try volumes.write(config, ["a": "3", "b": "1"])
             try volumes.write(config, ["a": "3", "b": "2"])
             let sets = await harness.collector.wait(forCount: 2)
             try #require(sets.count == 2)
+            #expect(sets.map(\.sequence) == [1, 2])
             #expect(sets[1].volumes.first?.modified == ["a", "b"])
             let arrivals = harness.collector.arrivals
             #expect(arrivals[1] - arrivals[0] >= .milliseconds(550), "the second set waited for the interval")
+            if direct {
+                #expect(harness.collector.direct == [true, false])
+                try await Task.sleep(for: .milliseconds(700))
+                try volumes.write(config, ["a": "4", "b": "2"])
+                try #require(await harness.collector.wait(forCount: 3).count == 3)
+                #expect(harness.collector.direct == [true, false, true])
+            }
             await harness.stop()
         }
 
@@ -594,33 +605,6 @@ extension WatchInotifySuites {
             }
             #expect(harness.collector.sets.map(\.sequence) == [1, 2, 3])
             #expect(harness.collector.direct == [true, true, true])
-            await harness.stop()
-        }
-
-        @Test("deliverImmediately with --min-interval: a set the interval holds back comes through the stream after it, folded")
-        func directDeliveryWaitsForTheInterval() async throws {
-            let volumes = try WatchVolumes()
-            defer { volumes.remove() }
-            let config = try volumes.volume("config", ["a": "1", "b": "1"])
-            var configuration = Self.configuration([config])
-            configuration.minInterval = .milliseconds(600)
-            let harness = try await WatchHarness(configuration, direct: true)
-            try volumes.write(config, ["a": "2", "b": "1"])
-            try #require(await harness.collector.wait(forCount: 1).count == 1)
-            try volumes.write(config, ["a": "3", "b": "1"])
-            try volumes.write(config, ["a": "3", "b": "2"])
-            let sets = await harness.collector.wait(forCount: 2)
-            try #require(sets.count == 2)
-            #expect(sets.map(\.sequence) == [1, 2])
-            #expect(sets[1].volumes.first?.modified == ["a", "b"])
-            #expect(harness.collector.direct == [true, false])
-            let arrivals = harness.collector.arrivals
-            #expect(arrivals[1] - arrivals[0] >= .milliseconds(550), "the second set waited for the interval")
-            // After the interval, a new change goes straight to the sink again.
-            try await Task.sleep(for: .milliseconds(700))
-            try volumes.write(config, ["a": "4", "b": "2"])
-            try #require(await harness.collector.wait(forCount: 3).count == 3)
-            #expect(harness.collector.direct == [true, false, true])
             await harness.stop()
         }
 
