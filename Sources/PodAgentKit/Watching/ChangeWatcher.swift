@@ -5,7 +5,8 @@
 //   commit ──► debounce window (one for all directories; extended by every commit)
 //   window closed ──► evaluate: read each committed directory by content (SHA-256 through ..data)
 //   ──► ChangeOutbox.publish: diff against what the consumer last received, apply the filters
-//   ──► consumer pulls the ChangeSet (coalesced while it was busy; at most one per minInterval)
+//   ──► consumer pulls the ChangeSet (coalesced while it was busy; at most one per minInterval),
+//       or a sink registered with deliverImmediately(to:) gets it on the spot (hot reload does)
 //
 // One task runs the loop and owns all its state. It sleeps on its input stream; a timer task exists
 // only while a deadline is pending, so an idle watcher never wakes up.
