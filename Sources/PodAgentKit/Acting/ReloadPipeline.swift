@@ -149,10 +149,9 @@ public struct ReloadOutcome: Sendable {
 /// `metricsFactory` — the bootstrapped global one unless a test hands in its own — so the pipeline must be
 /// created after `MetricsSystem.bootstrap`.
 ///
-/// It is a class with its state under a lock rather than an actor, so that `submit` is a plain call:
-/// the run it starts is then the next job on the executor, ahead of whatever the caller does next (the
-/// hot-reload loop sets up its wait for the next change, ~25 µs). An actor's task would queue behind the
-/// caller on the actor instead (timed with uprobes over 300 kubelet updates).
+/// It is a class with its state under a lock rather than an actor, so that `submit` is a plain,
+/// synchronous call: hot reload submits from the watch loop itself (``ChangeWatcher/deliverImmediately(to:)``),
+/// which cannot wait for an actor, and the run it starts is the next job on the executor.
 public final class ReloadPipeline: Sendable {
     private let check: ReloadStep?
     /// Whether the content on disk is still what the last passing check saw (rule 3a).

@@ -175,7 +175,7 @@ public enum HotReload {
 
         let serverTask = server.map { server in Task { try? await server.run() } }
         let feed = Task {
-            while let change = await watcher.nextChange(logging: false) { reload(change) }
+            for await change in watcher.changes(logging: false) { reload(change) }
         }
         let code = await end()
         // Shutdown: stop watching, let the pipeline stop (it cancels a step in flight), close the endpoint.

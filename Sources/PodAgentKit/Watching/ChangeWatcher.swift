@@ -86,18 +86,10 @@ public final class ChangeWatcher: Sendable {
         return AsyncStream(unfolding: { await outbox.next(logging: logging) })
     }
 
-    /// The next change set, or nil once the watcher stopped or the calling task is cancelled: the
-    /// stream's element, taken directly. The hot-reload loop uses this, one set at a time, to keep
-    /// `AsyncStream`'s unspecialised code off every reload's path. Like the stream, one consumer only.
-    public func nextChange(logging: Bool) async -> ChangeSet? {
-        launch()
-        return await outbox.next(logging: logging)
-    }
-
     /// Hands each change set that may go out at once to `sink`, synchronously, on the watch loop, as
     /// soon as it is read — no task is woken to take it, which keeps a task switch and a wait off every
-    /// reload's path. Sets that `minInterval` holds back still come from ``nextChange(logging:)`` (or
-    /// the stream) once the interval is over, so a consumer that uses this keeps taking from there too.
+    /// reload's path. Sets that `minInterval` holds back still come from ``changes(logging:)`` once
+    /// the interval is over, so a consumer that uses this keeps taking from there too.
     /// Call it before ``start()``. The sink must return promptly (queue the work, do not do it): the
     /// watch loop waits for it. No "change set" line is written for sets handed to it.
     public func deliverImmediately(to sink: @escaping @Sendable (ChangeSet) -> Void) {
