@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Runs podagent under callgrind in the two shapes a pod runs it — `watch` (sidecar) and `run`
 (entrypoint) — through start-up, four kubelet-exact updates with a check and reloads, a scrape of
-/metrics and SIGTERM, and prints the functions that ran, one per line.
+/metrics and the probes, and SIGTERM, and prints the functions that ran, one per line: first those that
+ran after start-up (the steady state), then those that ran only during start-up, then only at shutdown.
 
 Used by scripts/order-file.sh. Usage: order-profile.py PODAGENT_WITH_SYMBOLS OUT_DIR
 """
@@ -34,6 +35,16 @@ def listening_port(log_path):
     return None
 
 
+def ran(path):
+    """The functions a callgrind output file has costs for."""
+    names = set()
+    with open(path) as data:
+        for line in data:
+            if line.startswith("fn="):
+                names.add(line[3:].rstrip("\n").split("'")[0])  # 'N marks a recursion cycle
+    return names
+
+
 def profile(binary, mode, out_dir, webhook):
     root = tempfile.mkdtemp(prefix="podagent-order-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
     volume = KubeletVolume(root)
@@ -62,19 +73,22 @@ def profile(binary, mode, out_dir, webhook):
         else:
             agent.kill()
             sys.exit(f"podagent {mode} never became ready under valgrind (see {log.name})")
+        # Part 1 ends here: start-up, up to ready.
+        subprocess.run(["callgrind_control", "--dump=startup", str(agent.pid)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(4):
             volume.update()
             time.sleep(3)
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
+        for path in ("/metrics", "/healthz", "/readyz"):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10).read()
+        # Part 2: what a running podagent does again and again (reloads, probes, scrapes).
+        subprocess.run(["callgrind_control", "--dump=steady", str(agent.pid)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         agent.send_signal(signal.SIGTERM)
         agent.wait(120)
     subprocess.run(["rm", "-rf", root])
-    names = set()
-    with open(out) as data:
-        for line in data:
-            if line.startswith("fn="):
-                names.add(line[3:].rstrip("\n").split("'")[0])  # 'N marks a recursion cycle
-    return names
+    # callgrind writes a part per dump (OUT.1, OUT.2) and the rest at exit (OUT).
+    return ran(out + ".1"), ran(out + ".2"), ran(out)
 
 
 def main():
@@ -84,9 +98,15 @@ def main():
     webhook = f"http://127.0.0.1:{server.server_port}/reload"
     watch = profile(binary, "watch", out_dir, webhook)
     run = profile(binary, "run", out_dir, webhook)
-    # Functions both shapes run first (the common path: start-up, watcher, pipeline), then the rest.
-    for name in sorted(watch & run) + sorted((watch | run) - (watch & run)):
-        print(name)
+    # What a running podagent does again and again first, then start-up, then shutdown; within each, what
+    # both shapes run first. A reload's code then lies in few pages, and start-up's in blocks of their own
+    # that nothing touches again (which the kernel can take back first when memory is short).
+    steady = watch[1] | run[1]
+    startup = (watch[0] | run[0]) - steady
+    shutdown = (watch[2] | run[2]) - steady - startup
+    for group, both in ((steady, watch[1] & run[1]), (startup, watch[0] & run[0]), (shutdown, watch[2] & run[2])):
+        for name in sorted(group & both) + sorted(group - both):
+            print(name)
 
 
 if __name__ == "__main__":
