@@ -51,6 +51,15 @@ for input in scripts/podagent.order scripts/unnamed-functions.ld; do
   if [ -f "$input" ] && [ "$input" -nt "$bin" ]; then rm -f "$bin"; fi
 done
 swift build -c release --static-swift-stdlib --scratch-path .build-release --product podagent "${layout[@]}" >&2
+# The layout must have taken: flags the build tools ignore or reorder would only show as idle RSS.
+if ! readelf -SW "$bin" | grep -q ' \.text\.unnamed '; then
+  echo "release-build: the linker script was not applied (no .text.unnamed section in $bin)" >&2
+  exit 1
+fi
+if [ -f "$archive" ] && ldd "$bin" | grep -q 'libstdc++'; then
+  echo "release-build: libstdc++ was linked as a shared library although $archive exists" >&2
+  exit 1
+fi
 mkdir -p "$(dirname "$out")"
 strip -o "$out.tmp" "$bin"
 mv "$out.tmp" "$out"
