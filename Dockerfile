@@ -4,8 +4,9 @@
 #
 # The build stage runs scripts/release-build.sh, the same script CI runs (CI has no container engine).
 # The runtime stage is distroless: glibc and libgcc (libstdc++ is linked in), no shell, no package
-# manager; it runs as the non-root UID 65532. `watch`/`run` need no shell (--check and --exec run commands directly unless
-# --shell), and `podagent install /shared` copies the binary into an emptyDir for other images.
+# manager; it runs as the non-root UID 65532. `watch`/`run` need no shell (--check and --exec run
+# commands directly unless --shell), and `podagent install /shared` copies the binary into an emptyDir
+# for other images.
 
 FROM swift:6.3-bookworm AS build
 RUN apt-get update -qq \

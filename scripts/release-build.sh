@@ -9,8 +9,8 @@ out=${1:-dist/podagent}
 scripts/install-deps.sh --only libinotifytools0-dev binutils >&2
 start=$(date +%s)
 # The binary's layout decides how much of it stays resident: code is mapped in blocks of 64 KiB or more,
-# so one function run in a block keeps the whole block. Three things keep the blocks few (idle RSS,
-# `watch --webhook … --listen …`: 14.6 -> 11.6 MB, measured with all three):
+# so one function run in a block keeps the whole block. Three things keep the blocks few (with the static
+# libstdc++ below, idle RSS in bench/reload_bench.py went from 15.2 to 11.6 MB):
 # - every function in a section of its own, in Swift and in C, so the linker can move each one;
 # - the functions in scripts/podagent.order first (scripts/order-file.sh): those a running podagent
 #   runs again and again (reloads, probes, scrapes), then those only start-up runs;
