@@ -52,11 +52,14 @@ for input in scripts/podagent.order scripts/unnamed-functions.ld; do
 done
 swift build -c release --static-swift-stdlib --scratch-path .build-release --product podagent "${layout[@]}" >&2
 # The layout must have taken: flags the build tools ignore or reorder would only show as idle RSS.
-if ! readelf -SW "$bin" | grep -q ' \.text\.unnamed '; then
+# (Output captured first: `grep -q` stops reading at its match, which with pipefail can fail the pipe.)
+sections=$(readelf -SW "$bin")
+if ! grep -q ' \.text\.unnamed ' <<< "$sections"; then
   echo "release-build: the linker script was not applied (no .text.unnamed section in $bin)" >&2
   exit 1
 fi
-if [ -f "$archive" ] && ldd "$bin" | grep -q 'libstdc++'; then
+libraries=$(ldd "$bin")
+if [ -f "$archive" ] && grep -q 'libstdc++' <<< "$libraries"; then
   echo "release-build: libstdc++ was linked as a shared library although $archive exists" >&2
   exit 1
 fi
