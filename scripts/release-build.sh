@@ -17,8 +17,8 @@ start=$(date +%s)
 # - functions without a symbol, which an order file cannot name (value witnesses and other small
 #   functions the Swift compiler makes private), in one block of their own (scripts/unnamed-functions.ld)
 #   instead of one next to each type's code all over the binary.
-layout=(-Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections
-        -Xlinker -T -Xlinker "$PWD/scripts/unnamed-functions.ld")
+sections=(-Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections)
+layout=("${sections[@]}" -Xlinker -T -Xlinker "$PWD/scripts/unnamed-functions.ld")
 # Without the file (a trimmed copy of the sources) the build is the same, only laid out as the linker likes.
 if [ -f scripts/podagent.order ]; then
   layout+=(-Xlinker "--symbol-ordering-file=$PWD/scripts/podagent.order" -Xlinker --no-warn-symbol-ordering)
@@ -38,12 +38,13 @@ else
   echo "release-build: no libstdc++.a (libstdc++-12-dev); libstdc++ is linked as a shared library" >&2
 fi
 # The Swift compiler keeps an object file when the code it holds is unchanged, whatever the code-generation
-# flags: objects built with other flags would stay as they were. Built anew when the flags change.
-stamp=.build-release/layout-flags
-if [ "$(cat "$stamp" 2>/dev/null)" != "${layout[*]}" ]; then
+# flags: objects built with other flags would stay as they were. Built anew when those flags change (a
+# change of linker flags only links again, which SwiftPM does by itself).
+stamp=.build-release/compile-flags
+if [ "$(cat "$stamp" 2>/dev/null)" != "${sections[*]}" ]; then
   rm -rf .build-release/*-unknown-linux-gnu
   mkdir -p .build-release
-  printf '%s' "${layout[*]}" > "$stamp"
+  printf '%s' "${sections[*]}" > "$stamp"
 fi
 bin=$(swift build -c release --static-swift-stdlib --scratch-path .build-release --show-bin-path)/podagent
 # Nor does the build notice that the order file or the linker script changed: link again when they did.
@@ -53,8 +54,8 @@ done
 swift build -c release --static-swift-stdlib --scratch-path .build-release --product podagent "${layout[@]}" >&2
 # The layout must have taken: flags the build tools ignore or reorder would only show as idle RSS.
 # (Output captured first: `grep -q` stops reading at its match, which with pipefail can fail the pipe.)
-sections=$(readelf -SW "$bin")
-if ! grep -q ' \.text\.unnamed ' <<< "$sections"; then
+headers=$(readelf -SW "$bin")
+if ! grep -q ' \.text\.unnamed ' <<< "$headers"; then
   echo "release-build: the linker script was not applied (no .text.unnamed section in $bin)" >&2
   exit 1
 fi
