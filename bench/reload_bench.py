@@ -364,6 +364,9 @@ def main():
             sys.exit("--reference needs a C compiler (cc, gcc or clang; or set CC)")
         subprocess.run([compiler, "-O2", "-o", binary, source], check=True)
         tools.append(("reference-c", lambda d: [binary, "--dir", d, "--webhook", url]))
+    if not args.skip_inotifywait and not shutil.which("inotifywait"):
+        print("inotifywait not found (apt-get install inotify-tools, or run scripts/bench.sh): "
+              "the inotifywait loop is left out of this run", file=sys.stderr)
     if not args.skip_inotifywait and shutil.which("inotifywait"):
         loop = ("inotifywait -m -q -e create,delete,modify,moved_to,close_write \"$0\" | "
                 "while read -r _; do curl -s -o /dev/null -X POST " + url + "; done")
