@@ -370,6 +370,62 @@ extension WatchInotifySuites {
             await harness.stop()
         }
 
+        @Test("a directory inside a kubelet volume (conf.d -> ..data/conf.d) is read at the volume's commit, not after a quiet period")
+        func directoryInsideAKubeletVolume() async throws {
+            let volumes = try WatchVolumes()
+            defer { volumes.remove() }
+            let config = try volumes.volume("config", ["conf.d/a.conf": "1", "conf.d/inner/b.conf": "1", "top.conf": "1"])
+            let sentinel = try volumes.volume("sentinel", ["s": "0"])
+            let confD = config + "/conf.d"
+            let inner = config + "/conf.d/inner"
+            var configuration = Self.configuration([confD, inner, sentinel])
+            // Read as a plain directory, every update would wait out this quiet period (longer than the waits).
+            configuration.quietPeriod = .seconds(60)
+            let harness = try await WatchHarness(configuration)
+            #expect(harness.watcher.currentSnapshot()[0].files.keys.sorted() == ["a.conf", "inner/b.conf"])
+            try volumes.write(config, ["conf.d/a.conf": "2", "conf.d/inner/b.conf": "1", "top.conf": "1"])
+            var sets = await harness.collector.wait(forCount: 1)
+            #expect(sets.first?.volumes.map(\.directory) == [confD])
+            #expect(sets.first?.volumes.first?.modified == ["a.conf"])
+            #expect(sets.first?.volumes.first?.generation == (try? FileManager.default.destinationOfSymbolicLink(atPath: config + "/..data")))
+            try volumes.write(config, ["conf.d/a.conf": "2", "conf.d/inner/b.conf": "2", "top.conf": "1"])
+            sets = await harness.collector.wait(forCount: 2)
+            #expect(sets.count == 2 && sets[1].volumes.map(\.directory) == [confD, inner])
+            #expect(sets.count == 2 && sets[1].volumes.map(\.modified) == [["inner/b.conf"], ["b.conf"]])
+            // A change outside both directories changes nothing in them.
+            try volumes.write(config, ["conf.d/a.conf": "2", "conf.d/inner/b.conf": "2", "top.conf": "2"])
+            try volumes.write(sentinel, ["s": "1"])
+            sets = await harness.collector.wait(forCount: 3)
+            #expect(sets.count == 3 && sets[2].volumes.map(\.directory) == [sentinel])
+            #expect(harness.generations(confD) == 3 && harness.generations(inner) == 3, "every commit of the volume was seen")
+            await harness.stop()
+        }
+
+        @Test("a directory inside a kubelet volume that an update takes away is waited for, and compared when an update brings it back")
+        func directoryInsideAKubeletVolumeComesAndGoes() async throws {
+            let volumes = try WatchVolumes()
+            defer { volumes.remove() }
+            let config = try volumes.volume("config", ["conf.d/a.conf": "1", "top.conf": "1"])
+            let sentinel = try volumes.volume("sentinel", ["s": "0"])
+            let confD = config + "/conf.d"
+            var configuration = Self.configuration([confD, sentinel])
+            configuration.quietPeriod = .seconds(60)
+            let harness = try await WatchHarness(configuration)
+            try volumes.write(config, ["top.conf": "2"])  // conf.d gone: nothing to reload from
+            try volumes.write(sentinel, ["s": "1"])
+            var sets = await harness.collector.wait(forCount: 1)
+            #expect(sets.map { $0.volumes.map(\.directory) } == [[sentinel]])
+            try volumes.write(config, ["conf.d/a.conf": "3", "top.conf": "2"])
+            sets = await harness.collector.wait(forCount: 2)
+            #expect(sets.count == 2 && sets[1].volumes.map(\.directory) == [confD])
+            #expect(sets.count == 2 && sets[1].volumes.first?.modified == ["a.conf"])
+            // And it is the volume's commits that are watched again.
+            try volumes.write(config, ["conf.d/a.conf": "4", "top.conf": "2"])
+            sets = await harness.collector.wait(forCount: 3)
+            #expect(sets.count == 3 && sets[2].volumes.first?.modified == ["a.conf"])
+            await harness.stop()
+        }
+
         @Test("a file never closed under its name (truncate(2)) holds back one read at most, not every later one")
         func plainDirectoryForgetsAnOpenWriteAfterTheCap() async throws {
             let sandbox = try WatchSandbox()

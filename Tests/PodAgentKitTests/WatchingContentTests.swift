@@ -23,6 +23,34 @@ struct WatchingContentTests {
         #expect(content.files == ["key": Self.abcDigest, "nested/deep": Self.abcDigest])
     }
 
+    @Test("a directory inside a kubelet volume: found through the volume's link into ..data, read from one generation")
+    func directoryInsideAKubeletVolume() throws {
+        let sandbox = try WatchSandbox("content")
+        defer { sandbox.remove() }
+        guard case .committed(let generation) = try AtomicWriter(targetDirectory: sandbox.path).write([
+            "top": FileProjection(text: "abc"), "conf.d/a.conf": FileProjection(text: "abc"),
+            "conf.d/inner/b.conf": FileProjection(text: "abc"), "conf.dx/c": FileProjection(text: "abc"),
+        ]) else { Issue.record("must commit"); return }
+        try FileManager.default.createDirectory(atPath: sandbox.path("plain/sub"), withIntermediateDirectories: true)
+        let root = sandbox.path
+        #expect(VolumeWatch.kubeletNesting(of: root + "/conf.d") == KubeletNesting(root: root, subpath: "conf.d"))
+        #expect(VolumeWatch.kubeletNesting(of: root + "/conf.d/inner") == KubeletNesting(root: root, subpath: "conf.d/inner"))
+        #expect(VolumeWatch.kubeletNesting(of: root + "/..data/conf.d") == KubeletNesting(root: root, subpath: "conf.d"))
+        #expect(VolumeWatch.kubeletNesting(of: root + "/" + generation + "/conf.d") == nil, "a generation's own path is not followed")
+        #expect(VolumeWatch.kubeletNesting(of: root) == nil, "the root is a volume, not inside one")
+        #expect(VolumeWatch.kubeletNesting(of: root + "/plain/sub") == nil)
+        #expect(VolumeWatch.kubeletNesting(of: "/") == nil)
+
+        let nesting = try #require(VolumeWatch.kubeletNesting(of: root + "/conf.d"))
+        let content = try VolumeContent.read(root + "/conf.d", nesting: nesting)
+        #expect(content.directory == root + "/conf.d")
+        #expect(content.generation == generation)
+        #expect(content.files == ["a.conf": Self.abcDigest, "inner/b.conf": Self.abcDigest], "not conf.dx, not top")
+        #expect(throws: ContentReadError.missing) {
+            try VolumeContent.read(root + "/gone", nesting: KubeletNesting(root: root, subpath: "gone"))
+        }
+    }
+
     @Test("a plain directory: regular files and subdirectories, links to files followed, `..` names skipped")
     func plainDirectory() throws {
         let sandbox = try WatchSandbox("content")

@@ -177,6 +177,9 @@ struct WatchLoop {
     /// The first commit not yet published.
     var firstCommitSeen: ContinuousClock.Instant?
     var debounceDeadline: ContinuousClock.Instant?
+    /// The last commit handled (watch descriptor, rename cookie), to know it when another --dir's
+    /// watch on the same volume root hands it over again.
+    var lastCommit: (descriptor: Int32, cookie: UInt32)?
     var retryDeadline: ContinuousClock.Instant?
     /// When to try again what failed for a reason that may pass: a watch the kernel refused (ENOSPC from
     /// the node-wide watch limit, EACCES) or a read that failed (EMFILE, EIO). Without it such a directory
@@ -348,10 +351,22 @@ struct WatchLoop {
     mutating func directoryEvent(_ event: InotifyEvent, volume index: Int, at now: ContinuousClock.Instant) async {
         switch VolumeSignal(event, managedByKubelet: volumes[index].managedByKubelet) {
         case .committed:
-            let directory = volumes[index].directory
+            // One rename is handed over once per --dir on this volume root's watch (a --dir inside the
+            // volume shares it): the first delivery commits all of them, so that they are read together
+            // and come as one set; the later ones are the same commit again.
+            if let watch = event.watch {
+                if let last = lastCommit, last.descriptor == watch.descriptor, last.cookie == event.cookie { break }
+                lastCommit = (watch.descriptor, event.cookie)
+                for other in volumes.indices where other != index {
+                    guard case .watching(let shared) = volumes[other].role, shared.descriptor == watch.descriptor else { continue }
+                    volumes[other].managedByKubelet = true
+                    volumes[other].dirty = true
+                    metrics.generations[other].increment()
+                }
+            }
             logger.debug("generation committed", metadata: [
-                "volume": .string(directory),
-                "generation": .string((try? VolumeFS.readlink(directory + "/" + AtomicVolume.dataLinkName)) ?? "?"),
+                "volume": .string(volumes[index].directory),
+                "generation": .string((try? VolumeFS.readlink(volumes[index].watchedPath + "/" + AtomicVolume.dataLinkName)) ?? "?"),
             ])
             volumes[index].managedByKubelet = true
             commit(index, seenAt: now, now: now)
@@ -442,7 +457,7 @@ struct WatchLoop {
             let directory = volumes[index].directory
             do throws(ContentReadError) {
                 let wasTruncated = contents[index].truncated
-                contents[index] = try VolumeContent.read(directory, filter: filter)
+                contents[index] = try VolumeContent.read(directory, nesting: volumes[index].nesting, filter: filter)
                 if contents[index].truncated && !wasTruncated { warnTruncated(directory) }
                 volumes[index].dirty = false
                 volumes[index].managedByKubelet = contents[index].generation != nil
@@ -450,8 +465,14 @@ struct WatchLoop {
                 busy = true
             } catch .missing {
                 // Deleted in the meantime: its DELETE_SELF sends it back to waiting, and its content
-                // is compared again when it returns.
+                // is compared again when it returns. A directory inside a kubelet volume that the new
+                // generation does not have: its volume's commits are still watched, and the one that
+                // brings it back is compared.
                 volumes[index].dirty = false
+                if let nesting = volumes[index].nesting {
+                    logger.warning("watched directory is not in the kubelet volume's new generation; waiting for an update that brings it back",
+                                   metadata: ["volume": .string(directory), "kubelet_volume": .string(nesting.root)])
+                }
             } catch {
                 // Still dirty: read again later, so the change is not lost with this read.
                 failed = true
@@ -504,16 +525,16 @@ struct WatchLoop {
         }
         for index in volumes.indices {
             guard case .watching = volumes[index].role else { continue }
-            contents[index] = try await readBaseline(volumes[index].directory)
+            contents[index] = try await readBaseline(volumes[index].directory, nesting: volumes[index].nesting)
             if contents[index].truncated { warnTruncated(volumes[index].directory) }
             volumes[index].managedByKubelet = contents[index].generation != nil
         }
     }
 
-    private func readBaseline(_ directory: String) async throws(WatchError) -> VolumeContent {
+    private func readBaseline(_ directory: String, nesting: KubeletNesting?) async throws(WatchError) -> VolumeContent {
         for _ in 0..<100 {
             do throws(ContentReadError) {
-                return try VolumeContent.read(directory, filter: filter)
+                return try VolumeContent.read(directory, nesting: nesting, filter: filter)
             } catch {
                 switch error {
                 case .busy: try? await CancellableSleep.sleep(for: Self.busyRetry)
@@ -533,13 +554,24 @@ struct WatchLoop {
         // that is created and deleted in a tight loop from holding the watcher.
         for _ in 0..<100 {
             if VolumeWatch.isDirectory(directory) {
-                let managed = VolumeWatch.exists(directory + "/" + AtomicVolume.dataLinkName)
+                // Inside a kubelet volume, the directory is replaced by every update: its volume's root
+                // is watched for the commit instead.
+                let nesting = VolumeWatch.exists(directory + "/" + AtomicVolume.dataLinkName)
+                    ? nil : VolumeWatch.kubeletNesting(of: directory)
+                let managed = nesting != nil || VolumeWatch.exists(directory + "/" + AtomicVolume.dataLinkName)
+                let watched = nesting?.root ?? directory
                 do throws(InotifyError) {
                     let watch = try await subscription.watch(
-                        directory, mask: VolumeWatch.mask(forManaged: managed), skippingGenerationEntries: true)
+                        watched, mask: VolumeWatch.mask(forManaged: managed), skippingGenerationEntries: true)
                     volumes[index].role = .watching(watch)
+                    volumes[index].nesting = nesting
                     volumes[index].watchedAsManaged = managed
-                    volumes[index].identity = FileIdentity(directory)
+                    volumes[index].identity = FileIdentity(watched)
+                    if let nesting {
+                        logger.info("directory lies inside a kubelet volume; watching the volume's commits", metadata: [
+                            "volume": .string(directory), "kubelet_volume": .string(nesting.root),
+                        ])
+                    }
                     await syncSubdirectories(index)
                     if !initial { appeared(index, at: now) }
                     return nil
@@ -577,13 +609,15 @@ struct WatchLoop {
     mutating func matchWatchesToKinds(at now: ContinuousClock.Instant) async {
         for index in volumes.indices {
             guard case .watching(let old) = volumes[index].role, !volumes[index].dirty,
-                volumes[index].quietDeadline == nil, volumes[index].managedByKubelet != volumes[index].watchedAsManaged
+                volumes[index].quietDeadline == nil,
+                volumes[index].managedByKubelet != volumes[index].watchedAsManaged
             else { continue }
             logger.debug("watch mask follows the directory's kind", metadata: [
                 "volume": .string(volumes[index].directory), "kubelet_volume": "\(volumes[index].managedByKubelet)",
             ])
             await subscription.unwatch(old)
             volumes[index].role = .unwatchable
+            volumes[index].nesting = nil
             volumes[index].openWrites = []
             await syncSubdirectories(index)
             _ = await wait(for: index, at: now, initial: true)
@@ -614,15 +648,16 @@ struct WatchLoop {
     /// not read now — nothing to reload from — but compared when it returns.
     mutating func lose(_ index: Int, at now: ContinuousClock.Instant) async {
         let directory = volumes[index].directory
-        if VolumeWatch.isDirectory(directory), FileIdentity(directory) != volumes[index].identity {
-            // Another directory is already there under the name: a routine swap, not a loss — as with a
-            // --dir inside a kubelet volume (`conf.d -> ..data/conf.d`), which every update replaces.
+        let watched = volumes[index].watchedPath
+        if VolumeWatch.isDirectory(watched), FileIdentity(watched) != volumes[index].identity {
+            // Another directory is already there under the name: a swap, not a loss.
             logger.info("watched directory was replaced; watching the new one", metadata: ["volume": .string(directory)])
         } else {
             logger.warning("watched directory is gone; waiting for it to return", metadata: ["volume": .string(directory)])
         }
         if case .watching(let watch) = volumes[index].role { await subscription.unwatch(watch) }
         volumes[index].role = .unwatchable
+        volumes[index].nesting = nil
         await syncSubdirectories(index)
         volumes[index].quietDeadline = nil
         volumes[index].openWrites = []
@@ -639,7 +674,7 @@ struct WatchLoop {
     /// Content may have changed without the events to prove it: read it like after a commit — at once
     /// for a kubelet volume, after the quiet period for a plain directory.
     mutating func changedOutOfSight(_ index: Int, at now: ContinuousClock.Instant) {
-        if VolumeWatch.exists(volumes[index].directory + "/" + AtomicVolume.dataLinkName) {
+        if VolumeWatch.exists(volumes[index].watchedPath + "/" + AtomicVolume.dataLinkName) {
             volumes[index].managedByKubelet = true
             commit(index, seenAt: now, now: now)
         } else {
@@ -657,7 +692,7 @@ struct WatchLoop {
             volumes[index].openWrites = []  // a CLOSE_WRITE may be among the lost events
             switch volumes[index].role {
             case .watching:
-                if FileIdentity(volumes[index].directory) == volumes[index].identity {
+                if FileIdentity(volumes[index].watchedPath) == volumes[index].identity {
                     changedOutOfSight(index, at: now)
                 } else {
                     await lose(index, at: now)

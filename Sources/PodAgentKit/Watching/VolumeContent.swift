@@ -67,11 +67,15 @@ extension VolumeContent {
     /// `filter`: its map names say which files are compared key by key; in a plain directory, files its
     /// globs leave out are not read at all (they cannot change what counts, and may be large: a log in a
     /// shared emptyDir). A kubelet volume is read whole.
-    static func read(_ directory: String, filter: ChangeFilter = ChangeFilter()) throws(ContentReadError) -> VolumeContent {
+    /// `nesting`: the directory lies inside that kubelet volume; it is read as the part below it of one
+    /// committed generation of the volume (`.missing` when the generation has no such directory).
+    static func read(_ directory: String, nesting: KubeletNesting? = nil, filter: ChangeFilter = ChangeFilter())
+        throws(ContentReadError) -> VolumeContent
+    {
         let mapNames = filter.mapNames
         let snapshot: VolumeSnapshot?
         do throws(AtomicVolumeError) {
-            snapshot = try AtomicVolume.read(directory, includeData: true, listVisiblePaths: false)
+            snapshot = try AtomicVolume.read(nesting?.root ?? directory, includeData: true, listVisiblePaths: false)
         } catch {
             switch error {
             case .directoryMissing: throw .missing
@@ -79,12 +83,19 @@ extension VolumeContent {
             default: throw .failed(error.description)
             }
         }
+        // (A nesting whose root is no longer a kubelet volume: the directory as it is; the watcher then
+        // watches it as a plain one.)
         guard let snapshot else { return try readUnmanaged(directory, filter: filter) }
         var content = VolumeContent(directory: directory, exists: true, generation: snapshot.generation.raw, files: [:])
+        let prefix = nesting.map { $0.subpath + "/" } ?? ""
         for file in snapshot.files {
-            content.files[file.path] = Self.hex(SHA256.hash(data: file.data))
-            content.recordMap(file.path, file.data, mapNames: mapNames)
+            guard file.path.utf8.starts(with: prefix.utf8) else { continue }
+            let path = prefix.isEmpty ? file.path : String(decoding: file.path.utf8.dropFirst(prefix.utf8.count), as: UTF8.self)
+            content.files[path] = Self.hex(SHA256.hash(data: file.data))
+            content.recordMap(path, file.data, mapNames: mapNames)
         }
+        // The kubelet makes no empty directories: nothing below the subpath means it is not there.
+        if nesting != nil && content.files.isEmpty { throw .missing }
         return content
     }
 

@@ -28,6 +28,10 @@ struct VolumeWatch {
 
     let directory: String
     var role: Role
+    /// Set when the directory lies inside a kubelet volume rather than at its root (`/etc/nginx/conf.d`,
+    /// the volume's `conf.d -> ..data/conf.d`): every update replaces it, so the volume's root is watched
+    /// for the commit instead, and the content is the part of each generation below it.
+    var nesting: KubeletNesting?
     /// The directory's inode when the watch was placed, to notice a replacement after a queue overflow.
     var identity: FileIdentity?
     /// `..data` was seen: only its rename counts, the rest is the kubelet's own bookkeeping.
@@ -65,6 +69,9 @@ struct VolumeWatch {
         self.directory = directory
         self.role = .unwatchable
     }
+
+    /// The directory the watch is on: the volume's root for a nested directory, else the directory.
+    var watchedPath: String { nesting?.root ?? directory }
 
     /// What the watch of a directory the kubelet does not manage asks for. No OPEN/ACCESS/CLOSE_NOWRITE:
     /// reading the volume (the app, or this watcher hashing it) must not wake anybody.
@@ -105,6 +112,33 @@ struct VolumeWatch {
         return path.dropFirst(prefix.count).split(separator: "/").first.map(String.init) ?? ""
     }
 
+    /// Where `path` lies inside a kubelet volume, when it lies below one's root: the nearest ancestor
+    /// holding `..data`, reached through that volume's own link into its generation — `conf.d ->
+    /// ..data/conf.d`, which the kubelet makes for an item path with a directory in it — or through
+    /// `..data` itself. Nil for anything else (a directory of its own, a volume's root).
+    static func kubeletNesting(of path: String) -> KubeletNesting? {
+        let components = path.split(separator: "/").map(String.init)
+        guard components.count >= 2 else { return nil }
+        for depth in stride(from: components.count - 1, through: 1, by: -1) {
+            let root = "/" + components[..<depth].joined(separator: "/")
+            var info = stat()
+            guard lstat(root + "/" + AtomicVolume.dataLinkName, &info) == 0 else { continue }
+            guard info.st_mode & S_IFMT == S_IFLNK else { return nil }
+            let below = components[depth...]
+            let first: String
+            if below.first == AtomicVolume.dataLinkName {
+                first = ""
+            } else {
+                let prefix = AtomicVolume.dataLinkName + "/"
+                guard let target = try? VolumeFS.readlink(root + "/" + below.first!), target.hasPrefix(prefix) else { return nil }
+                first = String(target.dropFirst(prefix.count))
+            }
+            let subpath = ([first] + below.dropFirst()).filter { !$0.isEmpty }.joined(separator: "/")
+            return subpath.isEmpty ? nil : KubeletNesting(root: root, subpath: subpath)
+        }
+        return nil
+    }
+
     static func isDirectory(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR
@@ -114,6 +148,12 @@ struct VolumeWatch {
         var info = stat()
         return lstat(path, &info) == 0
     }
+}
+
+/// A directory inside a kubelet volume: the volume's root, and the directory's path inside each generation.
+struct KubeletNesting: Equatable, Sendable {
+    var root: String
+    var subpath: String
 }
 
 /// Device and inode of a directory (followed through symlinks).
