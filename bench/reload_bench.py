@@ -8,7 +8,9 @@ Measures, per tool:
   * bursts of back-to-back updates: reloads received and bursts whose final state was never reloaded;
   * a slow writer (files written into the new generation over 30 ms before the rename): reloads that
     arrived before the rename (premature);
-  * idle cost over 10 s: RSS, CPU time, context switches; CPU per reload; binary size.
+  * idle cost over 10 s: RSS, CPU time, context switches; CPU per reload; binary size. Each tool's executable
+    is dropped from the page cache before it starts, so that it is read as a pod reads its image, whether
+    or not it was just built (see evict_from_page_cache).
 
 The volume writer below reproduces the kubelet's atomic writer step by step (pkg/volume/util/atomic_writer.go,
 see ../shared/KUBELET.md §1) so the rename instant can be timestamped; podagent's own Swift writer is the one
@@ -243,6 +245,24 @@ def percentile(values, p):
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
+def evict_from_page_cache(path):
+    """Drops a file's pages from the page cache (written back first), so that the next start reads it the way
+    a pod's container reads its image: a binary the linker or `cp` just wrote is cached in pages laid out by
+    those writes, and idled ~0.8 MB higher here (12.1-12.4 MB against 11.2-11.5 MB for the same binary).
+    Only this file's pages, so no root needed; pages some other process maps are kept."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fdatasync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def run_tool(name, argv_for, receiver, args):
     vol_root = tempfile.mkdtemp(prefix=f"bench-{name}-", dir="/dev/shm")
     vol = KubeletVolume(vol_root)
@@ -253,7 +273,9 @@ def run_tool(name, argv_for, receiver, args):
     # when the kernel groups by session (sched_autogroup_enabled), as its own container's cgroup would in a
     # pod. --same-session keeps it in the bench's session: a process group only, the same scheduling group.
     new_group = (lambda: os.setpgid(0, 0)) if args.same_session else os.setsid
-    proc = subprocess.Popen(argv_for(vol_root), stdout=subprocess.DEVNULL, stderr=open(f"/tmp/bench-{name}.log", "w"),
+    argv = argv_for(vol_root)
+    evict_from_page_cache(shutil.which(argv[0]) or argv[0])
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=open(f"/tmp/bench-{name}.log", "w"),
                             preexec_fn=lambda: (new_group(), acct.add(os.getpid())) and None)
     time.sleep(args.startup)
     base = receiver.count()
