@@ -40,6 +40,7 @@ struct WatchingContentTests {
         #expect(VolumeWatch.kubeletNesting(of: root) == nil, "the root is a volume, not inside one")
         #expect(VolumeWatch.kubeletNesting(of: root + "/plain/sub") == nil)
         #expect(VolumeWatch.kubeletNesting(of: "/") == nil)
+        #expect(VolumeWatch.kubeletNesting(of: root + "/conf.d/inner/..") == nil, "`..` is not followed out of a generation")
 
         let nesting = try #require(VolumeWatch.kubeletNesting(of: root + "/conf.d"))
         let content = try VolumeContent.read(root + "/conf.d", nesting: nesting)

@@ -125,6 +125,8 @@ struct VolumeWatch {
             guard lstat(root + "/" + AtomicVolume.dataLinkName, &info) == 0 else { continue }
             guard info.st_mode & S_IFMT == S_IFLNK else { return nil }
             let below = components[depth...]
+            // `..` would climb back out of the generation; a path spelled that way is watched as it is.
+            guard !below.contains(".."), !below.contains(".") else { return nil }
             let first: String
             if below.first == AtomicVolume.dataLinkName {
                 first = ""
