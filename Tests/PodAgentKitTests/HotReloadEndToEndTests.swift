@@ -9,16 +9,19 @@ import Testing
 struct HotReloadEndToEndTests {
     /// A kubelet-managed volume with one key, `app.conf`.
     struct Volume {
+        /// What --dir names: the volume's root, or the directory `below` inside it (`conf.d -> ..data/conf.d`).
         let path: String
         let writer: AtomicWriter
-        init(_ path: String, _ content: String = "v0") throws {
-            try FileSystem.makeDirectories(path)
-            self.path = path
-            writer = AtomicWriter(targetDirectory: path)
+        let file: String
+        init(_ root: String, _ content: String = "v0", below: String? = nil) throws {
+            try FileSystem.makeDirectories(root)
+            path = below.map { root + "/" + $0 } ?? root
+            file = below.map { $0 + "/app.conf" } ?? "app.conf"
+            writer = AtomicWriter(targetDirectory: root)
             try set(content)
         }
         func set(_ content: String) throws {
-            try writer.write(["app.conf": FileProjection(text: content)])
+            try writer.write([file: FileProjection(text: content)])
         }
     }
 
@@ -98,9 +101,11 @@ struct HotReloadEndToEndTests {
         _ = await agent.stop()
     }
 
-    @Test func aGenerationCommittedDuringTheCheckIsCheckedBeforeAnythingIsReloaded() async throws {
+    @Test(arguments: [false, true])
+    func aGenerationCommittedDuringTheCheckIsCheckedBeforeAnythingIsReloaded(insideTheVolume: Bool) async throws {
         let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
-        let volume = try Volume(dir.file("config"), "good-0")
+        // Also for a --dir inside the volume, whose own path has no `..data` to compare.
+        let volume = try Volume(dir.file("config"), "good-0", below: insideTheVolume ? "conf.d" : nil)
         let started = dir.file("check-started")
         // The check reads the content, says so, then takes its time; what it judges is what it read.
         let check = "c=$(cat '\(volume.path)/app.conf'); touch '\(started)'; sleep 0.6; "

@@ -210,11 +210,16 @@ public enum HotReload {
     /// How many times the check runs for one change while the kubelet keeps committing during it.
     static let checkPasses = 3
 
-    /// The generation `..data` names in each directory; nil where there is none (a directory the kubelet
-    /// does not manage, or one that is not there). Such a directory's content is not compared around the
-    /// check: that would mean reading and hashing it twice more per reload.
+    /// The generation `..data` names in each directory, or in the kubelet volume it lies inside
+    /// (`conf.d -> ..data/conf.d`); nil where there is none (a directory the kubelet does not manage, or
+    /// one that is not there). Such a directory's content is not compared around the check: that would
+    /// mean reading and hashing it twice more per reload.
     static func committedGenerations(_ directories: [String]) -> [String?] {
-        directories.map { try? VolumeFS.readlink($0 + "/" + AtomicVolume.dataLinkName) }
+        directories.map { directory in
+            if let generation = try? VolumeFS.readlink(directory + "/" + AtomicVolume.dataLinkName) { return generation }
+            guard let nesting = VolumeWatch.kubeletNesting(of: directory) else { return nil }
+            return try? VolumeFS.readlink(nesting.root + "/" + AtomicVolume.dataLinkName)
+        }
     }
 
     static func makeSteps(_ configuration: HotReloadConfiguration, child: ChildSupervisor?, logger: Logger) throws -> Steps {
