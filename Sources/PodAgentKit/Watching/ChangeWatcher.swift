@@ -180,6 +180,8 @@ struct WatchLoop {
     /// The last commit handled (watch descriptor, rename cookie), to know it when another --dir's
     /// watch on the same volume root hands it over again.
     var lastCommit: (descriptor: Int32, cookie: UInt32)?
+    /// While a rescan commits directory after directory: read them all at its end, as one set.
+    var deferringEvaluation = false
     var retryDeadline: ContinuousClock.Instant?
     /// When to try again what failed for a reason that may pass: a watch the kernel refused (ENOSPC from
     /// the node-wide watch limit, EACCES) or a read that failed (EMFILE, EIO). Without it such a directory
@@ -388,7 +390,7 @@ struct WatchLoop {
         let first = min(firstCommitSeen ?? seenAt, seenAt)
         firstCommitSeen = first
         if configuration.debounce == .zero {
-            evaluate(at: now)
+            if !deferringEvaluation { evaluate(at: now) }
         } else {
             debounceDeadline = min(now + configuration.debounce, first + configuration.debounce * Self.maxDelayFactor)
         }
@@ -688,6 +690,13 @@ struct WatchLoop {
     mutating func rescanEverything(at now: ContinuousClock.Instant, reason: String) async {
         metrics.errors.increment()
         logger.warning("rescanning every watched directory", metadata: ["reason": .string(reason)])
+        // With --debounce 0 each commit below would be read, and published, on its own: one reload per
+        // directory for what one rescan found.
+        deferringEvaluation = true
+        defer {
+            deferringEvaluation = false
+            if configuration.debounce == .zero && volumes.contains(where: \.dirty) { evaluate(at: now) }
+        }
         for index in volumes.indices {
             volumes[index].openWrites = []  // a CLOSE_WRITE may be among the lost events
             switch volumes[index].role {
