@@ -426,6 +426,29 @@ extension WatchInotifySuites {
             await harness.stop()
         }
 
+        @Test("a directory inside a volume whose ..data went away during a queue overflow is watched again when ..data returns")
+        func directoryInsideAVolumeWhoseDataLinkReturns() async throws {
+            let volumes = try WatchVolumes()
+            defer { volumes.remove() }
+            let config = try volumes.volume("config", ["conf.d/a.conf": "1"])
+            let busy = volumes.sandbox.path("busy")
+            #expect(mkdir(busy, 0o755) == 0)
+            let confD = config + "/conf.d"
+            let harness = try await WatchHarness(Self.configuration([confD, busy]))
+            let generation = try FileManager.default.destinationOfSymbolicLink(atPath: config + "/..data")
+            // `..data` removed while events are being lost: the rescan finds `conf.d -> ..data/conf.d`
+            // dangling and waits for `conf.d` to appear. The link never goes away, so no CREATE will come.
+            try await WatchFlood.overflow(busy) { _ = unlink(config + "/..data") }
+            #expect(await watchEventually { harness.errors == 1 && !harness.watcher.hasPendingDeadline })
+            // Back as the kubelet's atomic writer puts it: the dangling link is valid again.
+            #expect(symlink(generation, config + "/..data_tmp") == 0 && rename(config + "/..data_tmp", config + "/..data") == 0)
+            try volumes.write(config, ["conf.d/a.conf": "2"])
+            let sets = await harness.collector.wait { $0.contains { $0.volumes.map(\.directory) == [confD] } }
+            #expect(sets.contains { $0.volumes == [VolumeChange(directory: confD, generation: $0.volumes.first?.generation, modified: ["a.conf"])] },
+                    "\(sets.map(\.summary))")
+            await harness.stop()
+        }
+
         @Test("a file never closed under its name (truncate(2)) holds back one read at most, not every later one")
         func plainDirectoryForgetsAnOpenWriteAfterTheCap() async throws {
             let sandbox = try WatchSandbox()

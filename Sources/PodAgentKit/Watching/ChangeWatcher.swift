@@ -472,8 +472,10 @@ struct WatchLoop {
                 // brings it back is compared.
                 volumes[index].dirty = false
                 if let nesting = volumes[index].nesting {
-                    logger.warning("watched directory is not in the kubelet volume's new generation; waiting for an update that brings it back",
-                                   metadata: ["volume": .string(directory), "kubelet_volume": .string(nesting.root)])
+                    let message: Logger.Message = VolumeWatch.exists(nesting.root + "/" + AtomicVolume.dataLinkName)
+                        ? "watched directory is not in the kubelet volume's new generation; waiting for an update that brings it back"
+                        : "the kubelet volume holding the watched directory has no ..data any more; waiting for it to return"
+                    logger.warning(message, metadata: ["volume": .string(directory), "kubelet_volume": .string(nesting.root)])
                 }
             } catch {
                 // Still dirty: read again later, so the change is not lost with this read.
@@ -641,7 +643,9 @@ struct WatchLoop {
         guard case .waiting(let ancestor) = volumes[index].role else { return }
         let next = VolumeWatch.nextComponent(below: ancestor.path, toward: volumes[index].directory)
         let ancestorGone = !event.mask.isDisjoint(with: [.deleteSelf, .moveSelf, .ignored, .unmount])
-        guard ancestorGone || event.name == next else { return }
+        // A kubelet commit in the ancestor can also bring the directory: a `conf.d -> ..data/conf.d` left
+        // dangling while `..data` was gone is valid again, with no event of its own.
+        guard ancestorGone || event.name == next || event.name == AtomicVolume.dataLinkName else { return }
         await subscription.unwatch(ancestor)
         _ = await wait(for: index, at: now, initial: false)
     }
