@@ -180,8 +180,10 @@ struct WatchLoop {
     /// The last commit handled (watch descriptor, rename cookie), to know it when another --dir's
     /// watch on the same volume root hands it over again.
     var lastCommit: (descriptor: Int32, cookie: UInt32)?
-    /// While a rescan commits directory after directory: read them all at its end, as one set.
-    var deferringEvaluation = false
+    /// `--debounce 0`: something was committed while handling the current input. It is read once that
+    /// handling is done, so that whatever one input commits (a commit seen by several --dir, a rescan,
+    /// quiet periods ending together) is read and emitted as one set.
+    var readPending = false
     var retryDeadline: ContinuousClock.Instant?
     /// When to try again what failed for a reason that may pass: a watch the kernel refused (ENOSPC from
     /// the node-wide watch limit, EACCES) or a read that failed (EMFILE, EIO). Without it such a directory
@@ -233,7 +235,9 @@ struct WatchLoop {
             case .timer: await fireDeadlines(at: now)
             case .stop: break loop
             }
+            if readPending { evaluate(at: now) }
             await matchWatchesToKinds(at: now)
+            if readPending { evaluate(at: now) }
             armTimer()
         }
         timer?.task.cancel()
@@ -372,7 +376,7 @@ struct WatchLoop {
             ])
             volumes[index].managedByKubelet = true
             commit(index, seenAt: now, now: now)
-            metrics.generations[index].increment()  // after the read `commit` may start, which it need not delay
+            metrics.generations[index].increment()
         case .written:
             plainWrite(event, relative: event.name, volume: index, at: now)
         case .lost:
@@ -382,7 +386,8 @@ struct WatchLoop {
         }
     }
 
-    /// A directory's content changed (committed, or settled): read it when the debounce window closes.
+    /// A directory's content changed (committed, or settled): read it when the debounce window closes
+    /// (with `--debounce 0`, as soon as the input that told is handled).
     /// Each commit extends the window, up to `maxDelayFactor` windows after the first one, so a volume
     /// that never stops changing cannot hold back every other one.
     mutating func commit(_ index: Int, seenAt: ContinuousClock.Instant, now: ContinuousClock.Instant) {
@@ -390,7 +395,7 @@ struct WatchLoop {
         let first = min(firstCommitSeen ?? seenAt, seenAt)
         firstCommitSeen = first
         if configuration.debounce == .zero {
-            if !deferringEvaluation { evaluate(at: now) }
+            readPending = true
         } else {
             debounceDeadline = min(now + configuration.debounce, first + configuration.debounce * Self.maxDelayFactor)
         }
@@ -453,6 +458,7 @@ struct WatchLoop {
     /// Reads every directory committed since the last read and offers the result to the outbox, which
     /// diffs it against what the consumer last received.
     mutating func evaluate(at now: ContinuousClock.Instant) {
+        readPending = false
         var busy = false
         var failed = false
         for index in volumes.indices where volumes[index].dirty {
@@ -694,13 +700,6 @@ struct WatchLoop {
     mutating func rescanEverything(at now: ContinuousClock.Instant, reason: String) async {
         metrics.errors.increment()
         logger.warning("rescanning every watched directory", metadata: ["reason": .string(reason)])
-        // With --debounce 0 each commit below would be read, and published, on its own: one reload per
-        // directory for what one rescan found.
-        deferringEvaluation = true
-        defer {
-            deferringEvaluation = false
-            if configuration.debounce == .zero && volumes.contains(where: \.dirty) { evaluate(at: now) }
-        }
         for index in volumes.indices {
             volumes[index].openWrites = []  // a CLOSE_WRITE may be among the lost events
             switch volumes[index].role {
