@@ -566,9 +566,9 @@ struct WatchLoop {
             if VolumeWatch.isDirectory(directory) {
                 // Inside a kubelet volume, the directory is replaced by every update: its volume's root
                 // is watched for the commit instead.
-                let nesting = VolumeWatch.exists(directory + "/" + AtomicVolume.dataLinkName)
-                    ? nil : VolumeWatch.kubeletNesting(of: directory)
-                let managed = nesting != nil || VolumeWatch.exists(directory + "/" + AtomicVolume.dataLinkName)
+                let isVolume = VolumeWatch.exists(directory + "/" + AtomicVolume.dataLinkName)
+                let nesting = isVolume ? nil : VolumeWatch.kubeletNesting(of: directory)
+                let managed = isVolume || nesting != nil
                 let watched = nesting?.root ?? directory
                 do throws(InotifyError) {
                     let watch = try await subscription.watch(
