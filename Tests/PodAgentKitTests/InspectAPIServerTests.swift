@@ -46,7 +46,7 @@ struct InspectAPIServerTests {
 
     @Test("the right CA: TLS verified, /version read, the token sent but never shown")
     func rightCA() async throws {
-        let ca = try PipeTestCA("api-right")
+        let ca = try await PipeTestCA("api-right")
         let sandbox = try APISandbox(ca: ca)
         defer { sandbox.dir.remove(); ca.directory.remove() }
         let server = try await PipeHTTPServer.start(PipeServerScript(byPath: ["/version": PipeAnswer(status: 200, body: versionJSON)]),
@@ -65,8 +65,8 @@ struct InspectAPIServerTests {
 
     @Test("another CA: the handshake fails with a verification message, and nothing is sent")
     func otherCA() async throws {
-        let ca = try PipeTestCA("api-server")
-        let other = try PipeTestCA("api-other")
+        let ca = try await PipeTestCA("api-server")
+        let other = try await PipeTestCA("api-other")
         let sandbox = try APISandbox(ca: other)
         defer { sandbox.dir.remove(); ca.directory.remove(); other.directory.remove() }
         let server = try await PipeHTTPServer.start(PipeServerScript(byPath: ["/version": PipeAnswer(status: 200, body: versionJSON)]),
@@ -81,7 +81,7 @@ struct InspectAPIServerTests {
 
     @Test("a missing CA file: no connection at all, and a warning saying why")
     func missingCA() async throws {
-        let ca = try PipeTestCA("api-missing")
+        let ca = try await PipeTestCA("api-missing")
         let sandbox = try APISandbox(ca: ca)
         defer { sandbox.dir.remove(); ca.directory.remove() }
         let server = try await PipeHTTPServer.start(PipeServerScript(), tls: try ca.serverContext())
@@ -93,7 +93,7 @@ struct InspectAPIServerTests {
 
     @Test("401 and 403 are explained")
     func unauthorizedAndForbidden() async throws {
-        let ca = try PipeTestCA("api-401")
+        let ca = try await PipeTestCA("api-401")
         let sandbox = try APISandbox(ca: ca)
         defer { sandbox.dir.remove(); ca.directory.remove() }
         let server = try await PipeHTTPServer.start(
@@ -114,7 +114,7 @@ struct InspectAPIServerTests {
 
     @Test("--check-permissions lists the service account's rules and flags a wildcard")
     func permissions() async throws {
-        let ca = try PipeTestCA("api-rules")
+        let ca = try await PipeTestCA("api-rules")
         let sandbox = try APISandbox(ca: ca)
         defer { sandbox.dir.remove(); ca.directory.remove() }
         let review = #"""

@@ -168,7 +168,7 @@ struct InspectEndToEndTests {
     func apiServerCanary() async throws {
         let (dir, root) = try simulated()
         defer { dir.remove() }
-        let ca = try PipeTestCA("inspect-cli")
+        let ca = try await PipeTestCA("inspect-cli")
         defer { ca.directory.remove() }
         let server = try await PipeHTTPServer.start(
             PipeServerScript(byPath: ["/version": PipeAnswer(status: 200, body: #"{"gitVersion":"v1.31.2","platform":"linux/amd64"}"#)]),

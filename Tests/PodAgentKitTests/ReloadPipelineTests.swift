@@ -265,7 +265,7 @@ struct ReloadPipelineTests {
         defer { Task { await server.stop() } }
         let metrics = TestMetrics()
         let logs = PipeLogSink()
-        let webhook = try WebhookAction(url: server.url + "/reload", timeout: .seconds(10), client: client)
+        let webhook = try WebhookAction(url: server.url + "/reload", timeout: unreachedTimeout, client: client)
         let pipeline = ReloadPipeline(
             check: nil, actions: [webhook.step()], retry: pipeQuickRetry, logger: logs.logger(),
             metricsFactory: metrics)
@@ -300,7 +300,7 @@ struct ReloadPipelineTests {
         defer { Task { await server.stop() } }
         let metrics = TestMetrics()
         let logs = PipeLogSink()
-        let webhook = try WebhookAction(url: server.url + "/reload", timeout: .seconds(10), client: client)
+        let webhook = try WebhookAction(url: server.url + "/reload", timeout: unreachedTimeout, client: client)
         let retry = RetryPolicy(initialBackoff: .milliseconds(10), multiplier: 2, maxBackoff: .seconds(1), maxAttempts: 4)
         let pipeline = ReloadPipeline(
             check: nil, actions: [webhook.step()], retry: retry, logger: logs.logger(), metricsFactory: metrics)
@@ -332,7 +332,7 @@ struct ReloadPipelineTests {
         defer { Task { await server.stop() } }
         let metrics = TestMetrics()
         let logs = PipeLogSink()
-        let webhook = try WebhookAction(url: server.url + "/reload", timeout: .seconds(10), client: client)
+        let webhook = try WebhookAction(url: server.url + "/reload", timeout: unreachedTimeout, client: client)
         let slowRetry = RetryPolicy(initialBackoff: .seconds(60), multiplier: 2, maxBackoff: .seconds(60), maxAttempts: 5)
         let pipeline = ReloadPipeline(
             check: nil, actions: [webhook.step()], retry: slowRetry, logger: logs.logger(), metricsFactory: metrics)
@@ -702,7 +702,7 @@ struct ReloadPipelineTests {
         let logs = PipeLogSink()
         let webhook = try WebhookAction(
             url: server.url + "/reload?token=qu3ry-s3cr3t",
-            headers: [try WebhookHeader(parsing: "Authorization: Bearer h3ader-s3cr3t")], timeout: .seconds(10),
+            headers: [try WebhookHeader(parsing: "Authorization: Bearer h3ader-s3cr3t")], timeout: unreachedTimeout,
             client: client)
         let retry = RetryPolicy(initialBackoff: .milliseconds(10), multiplier: 1, maxBackoff: .seconds(1), maxAttempts: 2)
         let pipeline = ReloadPipeline(

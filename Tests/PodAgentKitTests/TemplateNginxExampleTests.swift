@@ -21,21 +21,20 @@ struct TemplateNginxExampleTests {
     }
 
     /// Renders the example into `dir` and runs `nginx -t` on it with `dir` as prefix; returns the
-    /// config and nginx's exit status and output.
-    private func renderAndTest(_ data: PodValue, in dir: TemporaryDirectory) throws -> (config: String, status: Int32, output: String) {
+    /// config and nginx's exit status and output. Waited for off the cooperative pool (`runProcess`).
+    private func renderAndTest(_ data: PodValue, in dir: TemporaryDirectory) async throws -> (config: String, status: Int32, output: String) {
         let config = dir.file("nginx.conf")
         _ = try TemplateRenderer(jobs: [.init(template: example, output: config)]).render(data)
-        let command = "'\(nginx)' -t -q -e stderr -p '\(dir.path)/' -c '\(config)' >'\(dir.file("nginx-t.log"))' 2>&1"
-        let status = system(command)
-        return (readText(config) ?? "", status, readText(dir.file("nginx-t.log")) ?? "")
+        let result = await runProcess([nginx, "-t", "-q", "-e", "stderr", "-p", dir.path + "/", "-c", config], directory: dir)
+        return (readText(config) ?? "", result.status, String(decoding: result.stdout, as: UTF8.self) + result.stderr)
     }
 
     @Test("worker_processes is the pod's CPU count and error_log takes the annotation's level; nginx accepts it",
           .enabled(if: FileSystem.exists("/usr/sbin/nginx"), "Debian's nginx is not installed"))
-    func annotationPresent() throws {
+    func annotationPresent() async throws {
         let dir = TemporaryDirectory("render-nginx")
         defer { dir.remove() }
-        let result = try renderAndTest(pod(cpus: 2, logLevel: "debug"), in: dir)
+        let result = try await renderAndTest(pod(cpus: 2, logLevel: "debug"), in: dir)
         #expect(result.config.contains("\nworker_processes 2;\n"))
         #expect(result.config.contains("\nerror_log stderr debug;\n"))
         #expect(result.status == 0, "\(result.output)")
@@ -43,10 +42,10 @@ struct TemplateNginxExampleTests {
 
     @Test("without the annotation the level defaults to warn; nginx accepts it",
           .enabled(if: FileSystem.exists("/usr/sbin/nginx"), "Debian's nginx is not installed"))
-    func annotationAbsent() throws {
+    func annotationAbsent() async throws {
         let dir = TemporaryDirectory("render-nginx")
         defer { dir.remove() }
-        let result = try renderAndTest(pod(cpus: 3, logLevel: nil), in: dir)
+        let result = try await renderAndTest(pod(cpus: 3, logLevel: nil), in: dir)
         #expect(result.config.contains("\nworker_processes 3;\n"))
         #expect(result.config.contains("\nerror_log stderr warn;\n"))
         #expect(result.status == 0, "\(result.output)")
@@ -54,10 +53,10 @@ struct TemplateNginxExampleTests {
 
     @Test("nginx -t really checks the rendered config: a bad level from the annotation is rejected",
           .enabled(if: FileSystem.exists("/usr/sbin/nginx"), "Debian's nginx is not installed"))
-    func nginxRejectsBadLevel() throws {
+    func nginxRejectsBadLevel() async throws {
         let dir = TemporaryDirectory("render-nginx")
         defer { dir.remove() }
-        let result = try renderAndTest(pod(cpus: 2, logLevel: "loud"), in: dir)
+        let result = try await renderAndTest(pod(cpus: 2, logLevel: "loud"), in: dir)
         #expect(result.status != 0)
         #expect(result.output.contains("loud"))
     }

@@ -166,7 +166,7 @@ struct WebhookClientTests {
     @Test func oneKeptAliveConnectionCarriesEveryReload() async throws {
         let server = try await ConnectionCountingServer.start()
         let client = WebhookClient()
-        let action = try WebhookAction(url: server.url + "/reload", timeout: .seconds(10), client: client)
+        let action = try WebhookAction(url: server.url + "/reload", timeout: unreachedTimeout, client: client)
         for _ in 0..<5 { try await action.perform() }
         #expect(client.idleConnectionCount == 1)
         await client.shutdown()
@@ -178,11 +178,11 @@ struct WebhookClientTests {
     @Test func serverClosingTheIdleConnectionDoesNotFailTheNextReload() async throws {
         let server = try await ConnectionCountingServer.start { _, _, _ in .answer(thenClose: true) }
         let client = WebhookClient()
-        let action = try WebhookAction(url: server.url, timeout: .seconds(10), client: client)
+        let action = try WebhookAction(url: server.url, timeout: unreachedTimeout, client: client)
         try await action.perform()
         // The close arrives while podagent is idle: wait until the client has seen it (a fixed 100 ms was
         // not always enough with the whole suite running on 2 cores).
-        #expect(await eventually(timeout: .seconds(10)) { client.idleConnectionCount == 0 })
+        #expect(await eventually(timeout: unreachedTimeout) { client.idleConnectionCount == 0 })
         try await action.perform()
         await client.shutdown()
         await server.stop()
@@ -196,7 +196,7 @@ struct WebhookClientTests {
             connection == 1 && onConnection == 1 ? .closeWithoutAnswer : .answer()
         }
         let client = WebhookClient()
-        let action = try WebhookAction(url: server.url + "/reload", method: "PUT", timeout: .seconds(10), client: client)
+        let action = try WebhookAction(url: server.url + "/reload", method: "PUT", timeout: unreachedTimeout, client: client)
         try await action.perform()
         try await action.perform()
         await client.shutdown()
@@ -210,7 +210,7 @@ struct WebhookClientTests {
             index == 1 ? .closeWithoutAnswer : .answer()
         }
         let client = WebhookClient()
-        let action = try WebhookAction(url: server.url + "/reload", timeout: .seconds(10), client: client)
+        let action = try WebhookAction(url: server.url + "/reload", timeout: unreachedTimeout, client: client)
         try await action.perform()
         let error = try await #require(throws: WebhookError.self) { try await action.perform() }
         #expect(error.description.contains("closed the connection before answering"))
@@ -230,7 +230,7 @@ struct WebhookClientTests {
         let error = try await #require(throws: WebhookError.self) { try await action.perform() }
         #expect(error.reason == .timedOut(after: .seconds(8)))
         // A fresh connection: a late answer to the first request cannot be mistaken for this one's.
-        try await WebhookAction(url: server.url + "/second", timeout: .seconds(10), client: client).perform()
+        try await WebhookAction(url: server.url + "/second", timeout: unreachedTimeout, client: client).perform()
         await client.shutdown()
         await server.stop()
         let seen = server.seen
@@ -245,7 +245,7 @@ struct WebhookClientTests {
                 : .answer(status: 500, body: "config rejected: line 3: unknown directive", chunked: true)
         }
         let client = WebhookClient()
-        let action = try WebhookAction(url: server.url, timeout: .seconds(10), client: client)
+        let action = try WebhookAction(url: server.url, timeout: unreachedTimeout, client: client)
         try await action.perform()
         let error = try await #require(throws: WebhookError.self) { try await action.perform() }
         #expect(error.reason == .unexpectedStatus(code: 500, bodyStart: "config rejected: line 3: unknown directive"))
@@ -257,7 +257,7 @@ struct WebhookClientTests {
     @Test func ipv6LiteralHost() async throws {
         let server = try await ConnectionCountingServer.start(host: "::1")
         let client = WebhookClient()
-        let action = try WebhookAction(url: "http://[::1]:\(server.port)/reload", timeout: .seconds(10), client: client)
+        let action = try WebhookAction(url: "http://[::1]:\(server.port)/reload", timeout: unreachedTimeout, client: client)
         try await action.perform()
         await client.shutdown()
         await server.stop()
@@ -268,7 +268,7 @@ struct WebhookClientTests {
     @Test func hostNameIsResolved() async throws {
         let server = try await ConnectionCountingServer.start()
         let client = WebhookClient()
-        let action = try WebhookAction(url: "http://localhost:\(server.port)/reload", timeout: .seconds(10), client: client)
+        let action = try WebhookAction(url: "http://localhost:\(server.port)/reload", timeout: unreachedTimeout, client: client)
         try await action.perform()
         try await action.perform()
         await client.shutdown()
@@ -278,12 +278,12 @@ struct WebhookClientTests {
     }
 
     @Test func httpsByHostNameVerifiesTheNameAndKeepsTheConnection() async throws {
-        let ca = try PipeTestCA("sni")  // the certificate names DNS:localhost and IP:127.0.0.1
+        let ca = try await PipeTestCA("sni")  // the certificate names DNS:localhost and IP:127.0.0.1
         defer { ca.directory.remove() }
         let server = try await ConnectionCountingServer.start(tls: try ca.serverContext())
         let client = WebhookClient()
         let action = try WebhookAction(
-            url: "https://localhost:\(server.port)/tls", timeout: .seconds(10), caFile: ca.caFile, client: client)
+            url: "https://localhost:\(server.port)/tls", timeout: unreachedTimeout, caFile: ca.caFile, client: client)
         try await action.perform()
         try await action.perform()
         await client.shutdown()
@@ -293,17 +293,17 @@ struct WebhookClientTests {
     }
 
     @Test func connectionsAreNotSharedBetweenDifferentTrust() async throws {
-        let ca = try PipeTestCA("trust")
-        let other = try PipeTestCA("trust-other")
+        let ca = try await PipeTestCA("trust")
+        let other = try await PipeTestCA("trust-other")
         defer {
             ca.directory.remove()
             other.directory.remove()
         }
         let server = try await ConnectionCountingServer.start(tls: try ca.serverContext())
         let client = WebhookClient()
-        try await WebhookAction(url: server.url, timeout: .seconds(10), caFile: ca.caFile, client: client).perform()
+        try await WebhookAction(url: server.url, timeout: unreachedTimeout, caFile: ca.caFile, client: client).perform()
         // The connection verified against `ca` is alive, but a request pinning `other` must verify anew.
-        let pinnedOther = try WebhookAction(url: server.url, timeout: .seconds(10), caFile: other.caFile, client: client)
+        let pinnedOther = try WebhookAction(url: server.url, timeout: unreachedTimeout, caFile: other.caFile, client: client)
         let error = try await #require(throws: WebhookError.self) { try await pinnedOther.perform() }
         guard case .tls = error.reason else {
             Issue.record("expected a TLS failure, got \(error)")
@@ -357,7 +357,7 @@ struct WebhookClientTests {
     }
 
     @Test(.enabled("needs root and `unshare --mount` (a private /etc/hosts), and ::1 on the loopback") {
-        (try? await CommandRunner.run(PrivateHosts.prefix("/etc/hosts") + ["true"], timeout: .seconds(10)))?.status == .exited(0)
+        (try? await CommandRunner.run(PrivateHosts.prefix("/etc/hosts") + ["true"], timeout: unreachedTimeout))?.status == .exited(0)
             && (try? SocketAddress(ipAddress: "::1", port: 0)).map { address in
                 let probe = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
                 defer { close(probe) }
@@ -372,7 +372,7 @@ struct WebhookClientTests {
         let hosts = dir.file("hosts")
         try FileSystem.writeFileAtomically(hosts, Array("::1 dual.test\n127.0.0.1 dual.test\n".utf8))
         // The order getaddrinfo gives (RFC 6724) decides which one podagent tries first; ask it the same way.
-        let lookup = try await CommandRunner.run(PrivateHosts.prefix(hosts) + ["getent", "ahosts", "dual.test"], timeout: .seconds(10))
+        let lookup = try await CommandRunner.run(PrivateHosts.prefix(hosts) + ["getent", "ahosts", "dual.test"], timeout: unreachedTimeout)
         var order: [String] = []
         for line in lookup.stdoutText.split(separator: "\n") where line.contains("STREAM") {
             order.append(String(line.split(separator: " ")[0]))
@@ -388,7 +388,7 @@ struct WebhookClientTests {
         let agent = try E2EAgent(["watch", "--dir", volume, "--webhook", "http://dual.test:\(server.port)/reload",
                                   "--timeout", "3s", "--retries", "1", "--reload-on-start", "--log-format", "json"],
                                  log: dir.file("podagent.log"), prefix: PrivateHosts.prefix(hosts))
-        let reached = await eventually(timeout: .seconds(10)) { server.seen.count == 1 }
+        let reached = await eventually(timeout: unreachedTimeout) { server.seen.count == 1 }
         #expect(reached, "the second address was never tried: \(agent.log)")
         #expect(await eventually { agent.log.contains("\"result\":\"success\"") }, "\(agent.log)")
         #expect(await agent.stop() == .exited(0))
