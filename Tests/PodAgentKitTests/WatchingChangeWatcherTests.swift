@@ -449,6 +449,86 @@ extension WatchInotifySuites {
             await harness.stop()
         }
 
+        @Test("a directory reached through a symlink that is re-pointed (git-sync's --link, a Capistrano `current`) is read at the swap, not after a quiet period")
+        func repointedSymlinkIsReadAtTheSwap() async throws {
+            let volumes = try WatchVolumes()
+            defer { volumes.remove() }
+            let sandbox = volumes.sandbox
+            try sandbox.write("worktrees/a/conf/app.conf", "a")
+            try sandbox.write("worktrees/b/conf/app.conf", "b")
+            try sandbox.write("worktrees/b/conf/new.conf", "n")
+            try sandbox.write("worktrees/c/conf/app.conf", "c")
+            #expect(symlink("worktrees/a", sandbox.path("repo")) == 0)
+            let current = sandbox.path("current")
+            #expect(symlink("releases/1", current) == 0)
+            try sandbox.write("releases/1/app.conf", "1")
+            try sandbox.write("releases/2/app.conf", "2")
+            let conf = sandbox.path("repo/conf")  // the link is a component above the directory, as with git-sync
+            let sentinel = try volumes.volume("sentinel", ["s": "0"])
+            var configuration = Self.configuration([conf, current, sentinel])
+            configuration.quietPeriod = .seconds(60)  // a read after the quiet period would come far too late
+            let harness = try await WatchHarness(configuration)
+            // git-sync: a new link renamed over the old one once the worktree is complete.
+            #expect(symlink("worktrees/b", sandbox.path("repo.tmp")) == 0)
+            #expect(rename(sandbox.path("repo.tmp"), sandbox.path("repo")) == 0)
+            var sets = await harness.collector.wait(forCount: 1)
+            #expect(sets.first?.volumes == [VolumeChange(directory: conf, added: ["new.conf"], modified: ["app.conf"])])
+            // Another swap of the same link, then one of the other directory's link: one set each.
+            #expect(symlink("worktrees/c", sandbox.path("repo.tmp")) == 0)
+            #expect(rename(sandbox.path("repo.tmp"), sandbox.path("repo")) == 0)
+            sets = await harness.collector.wait(forCount: 2)
+            #expect(sets.count == 2 && sets[1].volumes == [VolumeChange(directory: conf, removed: ["new.conf"], modified: ["app.conf"])])
+            #expect(symlink("releases/2", sandbox.path("current.tmp")) == 0)
+            #expect(rename(sandbox.path("current.tmp"), current) == 0)
+            sets = await harness.collector.wait(forCount: 3)
+            #expect(sets.count == 3 && sets[2].volumes == [VolumeChange(directory: current, modified: ["app.conf"])])
+            // A link re-made to the target it already had is no change.
+            #expect(symlink("releases/2", sandbox.path("current.tmp")) == 0)
+            #expect(rename(sandbox.path("current.tmp"), current) == 0)
+            try volumes.write(sentinel, ["s": "1"])
+            sets = await harness.collector.wait(forCount: 4)
+            #expect(sets.count == 4 && sets[3].volumes.map(\.directory) == [sentinel], "\(sets.map(\.summary))")
+            await harness.stop()
+        }
+
+        @Test("after a symlink swap the old target no longer counts and the new one's writes do; a link deleted and made again is waited for")
+        func repointedSymlinkLeavesTheOldTargetBehind() async throws {
+            let volumes = try WatchVolumes()
+            defer { volumes.remove() }
+            let sandbox = volumes.sandbox
+            try sandbox.write("releases/1/app.conf", "1")
+            try sandbox.write("releases/2/app.conf", "2")
+            try sandbox.write("releases/3/app.conf", "3")
+            let current = sandbox.path("current")
+            #expect(symlink("releases/1", current) == 0)
+            let sentinel = try volumes.volume("sentinel", ["s": "0"])
+            var configuration = Self.configuration([current, sentinel])
+            configuration.quietPeriod = .milliseconds(20)
+            let harness = try await WatchHarness(configuration)
+            #expect(symlink("releases/2", sandbox.path("current.tmp")) == 0)
+            #expect(rename(sandbox.path("current.tmp"), current) == 0)
+            var sets = await harness.collector.wait(forCount: 1)
+            #expect(sets.first?.volumes == [VolumeChange(directory: current, modified: ["app.conf"])])
+            // The old release is written to and then removed: neither is a change of `current` any more.
+            try sandbox.write("releases/1/app.conf", "old")
+            try await Task.sleep(for: .milliseconds(300))
+            try volumes.write(sentinel, ["s": "1"])
+            sets = await harness.collector.wait(forCount: 2)
+            #expect(sets.count == 2 && sets[1].volumes.map(\.directory) == [sentinel], "\(sets.map(\.summary))")
+            // The new target's own writes count.
+            try sandbox.write("releases/2/app.conf", "2b")
+            sets = await harness.collector.wait(forCount: 3)
+            #expect(sets.count == 3 && sets[2].volumes == [VolumeChange(directory: current, modified: ["app.conf"])])
+            // Deleted, then made again elsewhere (`rm current; ln -s …`): waited for, and compared when back.
+            #expect(unlink(current) == 0)
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(symlink("releases/3", current) == 0)
+            sets = await harness.collector.wait(forCount: 4)
+            #expect(sets.count == 4 && sets[3].volumes == [VolumeChange(directory: current, modified: ["app.conf"])],
+                    "\(sets.map(\.summary))")
+            await harness.stop()
+        }
+
         @Test("a file never closed under its name (truncate(2)) holds back one read at most, not every later one")
         func plainDirectoryForgetsAnOpenWriteAfterTheCap() async throws {
             let sandbox = try WatchSandbox()

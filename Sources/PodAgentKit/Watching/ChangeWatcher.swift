@@ -261,7 +261,57 @@ struct WatchLoop {
             default:
                 if volumes[index].subdirectories[watch] != nil { subdirectoryEvent(event, watch: watch, volume: index, at: now) }
             }
+            if let name = volumes[index].links[watch] { await linkEvent(event, name: name, volume: index, at: now) }
         }
+    }
+
+    /// An event in a directory holding a symlink the path goes through. When the link now leads elsewhere,
+    /// the new target is watched and read at once: swapping the link is its writer's commit, as renaming
+    /// `..data` is the kubelet's (git-sync renames the new link over the old one once the worktree is complete).
+    mutating func linkEvent(_ event: InotifyEvent, name: String, volume index: Int, at now: ContinuousClock.Instant) async {
+        let linkGone = !event.mask.isDisjoint(with: [.deleteSelf, .moveSelf, .ignored, .unmount])
+        guard linkGone || event.name == name else { return }
+        let directory = volumes[index].directory
+        guard FileIdentity(volumes[index].watchedPath) != volumes[index].identity else { return }
+        if case .watching(let watch) = volumes[index].role { await subscription.unwatch(watch) }
+        volumes[index].role = .unwatchable
+        volumes[index].nesting = nil
+        volumes[index].quietDeadline = nil
+        volumes[index].openWrites = []
+        volumes[index].dirty = false
+        await syncSubdirectories(index)
+        _ = await wait(for: index, at: now, initial: true)
+        guard case .watching = volumes[index].role else { return }  // dangling: waited for like a deleted directory
+        logger.info("a symlink on the watched path was re-pointed; watching its new target", metadata: [
+            "volume": .string(directory), "link": .string(VolumeFS.join(event.watch?.path ?? "", name)),
+            "target": .string(VolumeWatch.resolved(directory) ?? "?"),
+        ])
+        volumes[index].managedByKubelet = VolumeWatch.exists(volumes[index].watchedPath + "/" + AtomicVolume.dataLinkName)
+        commit(index, seenAt: now, now: now)
+    }
+
+    /// Watches each directory holding a symlink the watched path goes through, after dropping the
+    /// watches of an earlier placement. A link inside a kubelet volume is its own business: the commit
+    /// is watched.
+    mutating func placeLinkWatches(_ index: Int) async {
+        await dropLinkWatches(index)
+        for link in VolumeWatch.symlinks(on: volumes[index].watchedPath) {
+            do throws(InotifyError) {
+                let watch = try await subscription.watch(link.directory, mask: VolumeWatch.linkMask)
+                volumes[index].links[watch] = link.name
+            } catch {
+                metrics.errors.increment()
+                logger.warning("cannot watch a symlink on the watched path; a re-pointed link is noticed only when its old target changes or goes", metadata: [
+                    "volume": .string(volumes[index].directory), "link": .string(VolumeFS.join(link.directory, link.name)),
+                    "error": "\(error)",
+                ])
+            }
+        }
+    }
+
+    mutating func dropLinkWatches(_ index: Int) async {
+        for watch in volumes[index].links.keys { await subscription.unwatch(watch) }
+        volumes[index].links = [:]
     }
 
     /// An event inside a plain directory, below its root: a write like one at the top. A subdirectory
@@ -560,6 +610,8 @@ struct WatchLoop {
     /// instead of throwing so that later calls can log it and carry on.
     mutating func wait(for index: Int, at now: ContinuousClock.Instant, initial: Bool) async -> InotifyError? {
         let directory = volumes[index].directory
+        await dropLinkWatches(index)
+        defer { if !volumes[index].isWatching { volumes[index].nesting = nil } }  // it describes a watch in place
         // Each turn means the tree changed between a check and the watch; a bound keeps a directory
         // that is created and deleted in a tight loop from holding the watcher.
         for _ in 0..<100 {
@@ -570,13 +622,17 @@ struct WatchLoop {
                 let nesting = isVolume ? nil : VolumeWatch.kubeletNesting(of: directory)
                 let managed = isVolume || nesting != nil
                 let watched = nesting?.root ?? directory
+                // The links first and the identity before the watch: a link re-pointed meanwhile is then
+                // an event whose target differs from the identity, never a watch left on the old target.
+                volumes[index].nesting = nesting
+                await placeLinkWatches(index)
+                let identity = FileIdentity(watched)
                 do throws(InotifyError) {
                     let watch = try await subscription.watch(
                         watched, mask: VolumeWatch.mask(forManaged: managed), skippingGenerationEntries: true)
                     volumes[index].role = .watching(watch)
-                    volumes[index].nesting = nesting
                     volumes[index].watchedAsManaged = managed
-                    volumes[index].identity = FileIdentity(watched)
+                    volumes[index].identity = identity
                     if let nesting {
                         logger.info("directory lies inside a kubelet volume; watching the volume's commits", metadata: [
                             "volume": .string(directory), "kubelet_volume": .string(nesting.root),

@@ -54,6 +54,10 @@ struct VolumeWatch {
     var subdirectories: [InotifyWatch: Subdirectory] = [:]
     /// Whether the last placement of subdirectory watches stopped at ``maxSubdirectoryWatches``.
     var subdirectoriesTruncated = false
+    /// A watch on each directory holding a symlink the path goes through (the name of that link by
+    /// watch): git-sync's `--link`, a Capistrano `current`. Re-pointing such a link changes what the
+    /// path names without a single event on the directory watched.
+    var links: [InotifyWatch: String] = [:]
 
     /// A watched subdirectory of a plain directory: its path below the root, and the inode watched (a
     /// directory replaced under the same name needs a new watch).
@@ -72,6 +76,18 @@ struct VolumeWatch {
 
     /// The directory the watch is on: the volume's root for a nested directory, else the directory.
     var watchedPath: String { nesting?.root ?? directory }
+
+    var isWatching: Bool {
+        if case .watching = role { return true }
+        return false
+    }
+
+    /// `path` with every symlink resolved, nil when it does not exist.
+    static func resolved(_ path: String) -> String? {
+        guard let pointer = realpath(path, nil) else { return nil }
+        defer { free(pointer) }
+        return String(cString: pointer)
+    }
 
     /// What the watch of a directory the kubelet does not manage asks for. No OPEN/ACCESS/CLOSE_NOWRITE:
     /// reading the volume (the app, or this watcher hashing it) must not wake anybody.
@@ -94,6 +110,38 @@ struct VolumeWatch {
     static func mask(forManaged managed: Bool) -> InotifyMask { managed ? managedMask : directoryMask }
     /// What the watch of an ancestor asks for while waiting.
     static let ancestorMask: InotifyMask = [.create, .movedTo, .deleteSelf, .moveSelf, .onlyDirectory]
+    /// What the watch of a directory holding a symlink on the path asks for: the link replaced (a new
+    /// link renamed over it, as git-sync does, or deleted and made again, as `ln -sfn` may) or removed.
+    static let linkMask: InotifyMask = [.create, .movedTo, .delete, .movedFrom, .onlyDirectory]
+
+    /// The symlinks resolving `path` (absolute) goes through, in the order they are followed, each as the
+    /// directory holding it (itself resolved) and its name. Stops where the path stops existing, and
+    /// after 40 links (the kernel's ELOOP bound).
+    static func symlinks(on path: String) -> [(directory: String, name: String)] {
+        var found: [(directory: String, name: String)] = []
+        var pending = Array(path.split(separator: "/").map(String.init).reversed())
+        var resolved: [String] = []
+        while let component = pending.popLast() {
+            if component == "." { continue }
+            if component == ".." {
+                _ = resolved.popLast()
+                continue
+            }
+            let directory = "/" + resolved.joined(separator: "/")
+            let candidate = (resolved.isEmpty ? "" : directory) + "/" + component
+            var info = stat()
+            guard lstat(candidate, &info) == 0 else { break }
+            guard info.st_mode & S_IFMT == S_IFLNK else {
+                resolved.append(component)
+                continue
+            }
+            guard found.count < 40, let target = try? VolumeFS.readlink(candidate) else { break }
+            found.append((directory, component))
+            if target.hasPrefix("/") { resolved = [] }
+            pending.append(contentsOf: target.split(separator: "/").map(String.init).reversed())
+        }
+        return found
+    }
 
     /// The deepest existing directory above `path` (`/` at worst).
     static func nearestExistingAncestor(of path: String) -> String {
