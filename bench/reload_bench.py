@@ -183,6 +183,19 @@ def proc_status(pid, key):
     return 0
 
 
+def proc_anonymous_kb(pid):
+    """Anonymous memory of `pid` (smaps_rollup): the pages no other process could share. Idle RSS also counts
+    the executable's and the libraries' pages, which every copy of the same image on a node shares."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Anonymous:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def tree_ctx_switches(pid):
     """Context switches of every thread of `pid` and of its descendants: each one is a wakeup."""
     total = 0
@@ -331,6 +344,7 @@ def run_tool(name, argv_for, receiver, args):
     # 4. Idle: `--idle` seconds with nothing happening, starting `--idle-delay` after the last update.
     time.sleep(args.idle_delay)
     rss_kb = proc_status(proc.pid, "VmRSS")
+    anon_kb = proc_anonymous_kb(proc.pid)
     c0 = acct.seconds(proc.pid)
     x0 = tree_ctx_switches(proc.pid)
     if os.environ.get("BENCH_DEBUG"):
@@ -340,7 +354,7 @@ def run_tool(name, argv_for, receiver, args):
     x1 = tree_ctx_switches(proc.pid)
     if os.environ.get("BENCH_DEBUG"):
         print(subprocess.run(["sh", "-c", f"for t in /proc/{proc.pid}/task/*; do echo $t $(cat $t/comm) $(grep ctxt $t/status | tr '\\n' ' '); done"], capture_output=True, text=True).stdout)
-    result.update(idle_rss_mb=rss_kb / 1024, idle_cpu_ms=(c1 - c0) * 1000, idle_ctx=x1 - x0)
+    result.update(idle_rss_mb=rss_kb / 1024, idle_anon_mb=anon_kb / 1024, idle_cpu_ms=(c1 - c0) * 1000, idle_ctx=x1 - x0)
 
     os.killpg(proc.pid, signal.SIGTERM)
     try:
@@ -399,7 +413,7 @@ def main():
     print(f"\nreload latency: ..data rename -> webhook receipt ({args.updates} updates, {int(args.gap*1000)} ms apart; "
           f"{args.bursts} bursts of {args.burst_size}; {args.slow_updates} slow writes of 30 ms)")
     cols = ["tool", "p50", "p90", "p99", "max", "reloads", "no_reload", "burst_reloads", "missed_final", "premature",
-            "idle_rss_mb", "idle_cpu_ms", "idle_ctx", "cpu_per_reload_ms"]
+            "idle_rss_mb", "idle_anon_mb", "idle_cpu_ms", "idle_ctx", "cpu_per_reload_ms"]
     print("  ".join(f"{c:>14}" for c in cols))
     for r in results:
         row = []
@@ -408,7 +422,8 @@ def main():
             row.append(f"{v:>14.3f}" if isinstance(v, float) else f"{v:>14}")
         print("  ".join(row))
     print(f"(latencies in ms; burst_reloads out of {args.bursts * args.burst_size} updates; "
-          f"idle over {args.idle:.0f} s; CPU of the whole process tree)")
+          f"idle over {args.idle:.0f} s; CPU of the whole process tree; idle_anon_mb: the anonymous part of idle_rss_mb, "
+          f"what each further copy costs when copies share their image)")
     print(f"podagent binary: {size:.1f} MB ({args.podagent})")
     try:
         with open("/proc/sys/kernel/sched_autogroup_enabled") as f:
