@@ -529,6 +529,26 @@ extension WatchInotifySuites {
             await harness.stop()
         }
 
+        @Test("--wait for a directory the link's current target lacks: the swap to a target that has it brings it")
+        func waitedForDirectoryComesWithARepointedLink() async throws {
+            let volumes = try WatchVolumes()
+            defer { volumes.remove() }
+            let sandbox = volumes.sandbox
+            try sandbox.write("worktrees/a/README", "a")  // no conf/ in this worktree
+            try sandbox.write("worktrees/b/conf/app.conf", "b")
+            #expect(symlink("worktrees/a", sandbox.path("repo")) == 0)
+            let conf = sandbox.path("repo/conf")
+            var configuration = Self.configuration([conf])
+            configuration.waitForMissing = true
+            configuration.quietPeriod = .milliseconds(20)
+            let harness = try await WatchHarness(configuration)
+            #expect(symlink("worktrees/b", sandbox.path("repo.tmp")) == 0)
+            #expect(rename(sandbox.path("repo.tmp"), sandbox.path("repo")) == 0)
+            let sets = await harness.collector.wait(forCount: 1)
+            #expect(sets.first?.volumes == [VolumeChange(directory: conf, added: ["app.conf"])], "\(sets.map(\.summary))")
+            await harness.stop()
+        }
+
         @Test("a file never closed under its name (truncate(2)) holds back one read at most, not every later one")
         func plainDirectoryForgetsAnOpenWriteAfterTheCap() async throws {
             let sandbox = try WatchSandbox()

@@ -272,8 +272,20 @@ struct WatchLoop {
         let linkGone = !event.mask.isDisjoint(with: [.deleteSelf, .moveSelf, .ignored, .unmount])
         guard linkGone || event.name == name else { return }
         let directory = volumes[index].directory
-        guard FileIdentity(volumes[index].watchedPath) != volumes[index].identity else { return }
-        if case .watching(let watch) = volumes[index].role { await subscription.unwatch(watch) }
+        switch volumes[index].role {
+        case .watching(let watch):
+            guard FileIdentity(volumes[index].watchedPath) != volumes[index].identity else { return }
+            await subscription.unwatch(watch)
+        case .waiting(let ancestor):
+            // The directory did not exist where the link led; it may where it leads now (a git-sync
+            // worktree that has it). The ancestor watch saw nothing: the new tree is somewhere else.
+            await subscription.unwatch(ancestor)
+            volumes[index].role = .unwatchable
+            _ = await wait(for: index, at: now, initial: false)
+            return
+        case .unwatchable:
+            return  // the recovery timer tries again
+        }
         volumes[index].role = .unwatchable
         volumes[index].nesting = nil
         volumes[index].quietDeadline = nil
@@ -648,6 +660,10 @@ struct WatchLoop {
                 }
             }
             let ancestor = VolumeWatch.nearestExistingAncestor(of: directory)
+            // The links on the way too: one re-pointed can make the directory exist without an event in
+            // the ancestor (`repo -> .worktrees/<hash>`, `conf` only in the next worktree).
+            volumes[index].nesting = nil
+            await placeLinkWatches(index)
             do throws(InotifyError) {
                 let watch = try await subscription.watch(ancestor, mask: VolumeWatch.ancestorMask)
                 // Checked again with the watch in place: a directory created before it would
