@@ -529,6 +529,30 @@ extension WatchInotifySuites {
             await harness.stop()
         }
 
+        @Test("two directories through one link (repo/conf, repo/templates): one swap is one set, with --debounce 0 and handed over as hot reload takes it")
+        func oneSwapSeenByTwoDirectoriesIsOneSet() async throws {
+            let volumes = try WatchVolumes()
+            defer { volumes.remove() }
+            let sandbox = volumes.sandbox
+            for worktree in ["a", "b"] {
+                try sandbox.write("worktrees/\(worktree)/conf/app.conf", worktree)
+                try sandbox.write("worktrees/\(worktree)/templates/page.tpl", worktree)
+            }
+            #expect(symlink("worktrees/a", sandbox.path("repo")) == 0)
+            let conf = sandbox.path("repo/conf")
+            let templates = sandbox.path("repo/templates")
+            let sentinel = try volumes.volume("sentinel", ["s": "0"])
+            var configuration = Self.configuration([conf, templates, sentinel])
+            configuration.quietPeriod = .seconds(60)
+            let harness = try await WatchHarness(configuration, direct: true)
+            #expect(symlink("worktrees/b", sandbox.path("repo.tmp")) == 0)
+            #expect(rename(sandbox.path("repo.tmp"), sandbox.path("repo")) == 0)
+            try volumes.write(sentinel, ["s": "1"])
+            let sets = await harness.collector.wait { $0.contains { $0.volumes.map(\.directory).contains(sentinel) } }
+            #expect(sets.map { $0.volumes.map(\.directory) } == [[conf, templates], [sentinel]], "\(sets.map(\.summary))")
+            await harness.stop()
+        }
+
         @Test("--wait for a directory the link's current target lacks: the swap to a target that has it brings it")
         func waitedForDirectoryComesWithARepointedLink() async throws {
             let volumes = try WatchVolumes()

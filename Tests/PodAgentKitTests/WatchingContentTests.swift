@@ -52,6 +52,27 @@ struct WatchingContentTests {
         }
     }
 
+    @Test("the symlinks a path goes through: relative and absolute targets, `..` after a link, a link last, a missing tail, a loop")
+    func symlinksOnAPath() throws {
+        let sandbox = try WatchSandbox("links")
+        defer { sandbox.remove() }
+        let base = try #require(VolumeWatch.resolved(sandbox.path))
+        try FileManager.default.createDirectory(atPath: base + "/worktrees/a/conf", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: base + "/shared", withIntermediateDirectories: true)
+        #expect(symlink("worktrees/a", base + "/repo") == 0)
+        #expect(symlink(base + "/repo", base + "/absolute") == 0)
+        #expect(symlink("../shared", base + "/worktrees/a/up") == 0)
+        #expect(symlink("loop2", base + "/loop1") == 0 && symlink("loop1", base + "/loop2") == 0)
+        func hops(_ path: String) -> [String] { VolumeWatch.symlinks(on: path).map { $0.directory + " " + $0.name } }
+        #expect(hops(base + "/repo/conf") == [base + " repo"])
+        #expect(hops(base + "/repo") == [base + " repo"], "a link as the last component")
+        #expect(hops(base + "/absolute/conf") == [base + " absolute", base + " repo"])
+        #expect(hops(base + "/repo/up/../worktrees") == [base + " repo", base + "/worktrees/a up"], "`..` after a link is physical")
+        #expect(hops(base + "/repo/missing/deeper") == [base + " repo"], "stops where the path stops existing")
+        #expect(hops(base + "/worktrees/a/conf").isEmpty)
+        #expect(hops(base + "/loop1/x") == [base + " loop1", base + " loop2"], "a loop: each link once, then nothing")
+    }
+
     @Test("a plain directory: regular files and subdirectories, links to files followed, `..` names skipped")
     func plainDirectory() throws {
         let sandbox = try WatchSandbox("content")

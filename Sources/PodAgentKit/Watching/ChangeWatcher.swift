@@ -268,13 +268,29 @@ struct WatchLoop {
     /// An event in a directory holding a symlink the path goes through. When the link now leads elsewhere,
     /// the new target is watched and read at once: swapping the link is its writer's commit, as renaming
     /// `..data` is the kubelet's (git-sync renames the new link over the old one once the worktree is complete).
+    /// Every `--dir` whose path goes through the same link follows it on this one delivery, so that one swap
+    /// is read, and reloaded, once (the inotify thread hands the event over once per watch on that directory).
     mutating func linkEvent(_ event: InotifyEvent, name: String, volume index: Int, at now: ContinuousClock.Instant) async {
-        let linkGone = !event.mask.isDisjoint(with: [.deleteSelf, .moveSelf, .ignored, .unmount])
-        guard linkGone || event.name == name else { return }
+        if !event.mask.isDisjoint(with: [.deleteSelf, .moveSelf, .ignored, .unmount]) {
+            // The directory holding the link went away (or off its mount): its watch is dead; place them anew.
+            return await followLinks(index, at: now)
+        }
+        guard event.name == name, let descriptor = event.watch?.descriptor else { return }
+        let sharing = volumes.indices.filter { other in
+            volumes[other].links.contains { $0.key.descriptor == descriptor && $0.value == name }
+        }
+        for other in sharing { await followLinks(other, at: now) }
+    }
+
+    /// A link on the path may lead elsewhere now: follow it. The links are watched anew in any case (one
+    /// earlier on the path may have changed which directories hold the later ones).
+    mutating func followLinks(_ index: Int, at now: ContinuousClock.Instant) async {
         let directory = volumes[index].directory
         switch volumes[index].role {
         case .watching(let watch):
-            guard FileIdentity(volumes[index].watchedPath) != volumes[index].identity else { return }
+            guard FileIdentity(volumes[index].watchedPath) != volumes[index].identity else {
+                return await placeLinkWatches(index)
+            }
             await subscription.unwatch(watch)
         case .waiting(let ancestor):
             // The directory did not exist where the link led; it may where it leads now (a git-sync
@@ -295,8 +311,7 @@ struct WatchLoop {
         _ = await wait(for: index, at: now, initial: true)
         guard case .watching = volumes[index].role else { return }  // dangling: waited for like a deleted directory
         logger.info("a symlink on the watched path was re-pointed; watching its new target", metadata: [
-            "volume": .string(directory), "link": .string(VolumeFS.join(event.watch?.path ?? "", name)),
-            "target": .string(VolumeWatch.resolved(directory) ?? "?"),
+            "volume": .string(directory), "target": .string(VolumeWatch.resolved(directory) ?? "?"),
         ])
         volumes[index].managedByKubelet = VolumeWatch.exists(volumes[index].watchedPath + "/" + AtomicVolume.dataLinkName)
         commit(index, seenAt: now, now: now)
@@ -304,19 +319,22 @@ struct WatchLoop {
 
     /// Watches each directory holding a symlink the watched path goes through, after dropping the
     /// watches of an earlier placement. A link inside a kubelet volume is its own business: the commit
-    /// is watched.
+    /// is watched. A watch the kernel refuses is tried again with the recovery timer.
     mutating func placeLinkWatches(_ index: Int) async {
         await dropLinkWatches(index)
+        volumes[index].linksIncomplete = false
         for link in VolumeWatch.symlinks(on: volumes[index].watchedPath) {
             do throws(InotifyError) {
                 let watch = try await subscription.watch(link.directory, mask: VolumeWatch.linkMask)
                 volumes[index].links[watch] = link.name
             } catch {
                 metrics.errors.increment()
-                logger.warning("cannot watch a symlink on the watched path; a re-pointed link is noticed only when its old target changes or goes", metadata: [
+                logger.warning("cannot watch a symlink on the watched path; trying again later", metadata: [
                     "volume": .string(volumes[index].directory), "link": .string(VolumeFS.join(link.directory, link.name)),
                     "error": "\(error)",
                 ])
+                volumes[index].linksIncomplete = true
+                scheduleRecovery(at: .now)
             }
         }
     }
@@ -501,8 +519,12 @@ struct WatchLoop {
         if let deadline = recoveryDeadline, deadline <= now {
             recoveryDeadline = nil
             for index in volumes.indices {
-                guard case .unwatchable = volumes[index].role else { continue }
-                _ = await wait(for: index, at: now, initial: false)  // when it succeeds, the content is compared
+                switch volumes[index].role {
+                case .unwatchable:
+                    _ = await wait(for: index, at: now, initial: false)  // when it succeeds, the content is compared
+                case .watching, .waiting:
+                    if volumes[index].linksIncomplete { await followLinks(index, at: now) }
+                }
             }
             if volumes.contains(where: \.dirty) { evaluate(at: now) }
             // Whatever failed again has scheduled the next attempt, further out.
@@ -777,6 +799,7 @@ struct WatchLoop {
             switch volumes[index].role {
             case .watching:
                 if FileIdentity(volumes[index].watchedPath) == volumes[index].identity {
+                    await placeLinkWatches(index)  // the IGNORED of one may be among the lost events
                     changedOutOfSight(index, at: now)
                 } else {
                     await lose(index, at: now)

@@ -58,6 +58,8 @@ struct VolumeWatch {
     /// watch): git-sync's `--link`, a Capistrano `current`. Re-pointing such a link changes what the
     /// path names without a single event on the directory watched.
     var links: [InotifyWatch: String] = [:]
+    /// A link's watch was refused (the node's watch limit, permissions): placed again on recovery.
+    var linksIncomplete = false
 
     /// A watched subdirectory of a plain directory: its path below the root, and the inode watched (a
     /// directory replaced under the same name needs a new watch).
@@ -135,7 +137,9 @@ struct VolumeWatch {
                 resolved.append(component)
                 continue
             }
-            guard found.count < 40, let target = try? VolumeFS.readlink(candidate) else { break }
+            // A link met twice is a loop (ELOOP): the path resolves to nothing.
+            guard found.count < 40, !found.contains(where: { $0 == (directory, component) }),
+                  let target = try? VolumeFS.readlink(candidate) else { break }
             found.append((directory, component))
             if target.hasPrefix("/") { resolved = [] }
             pending.append(contentsOf: target.split(separator: "/").map(String.init).reversed())
