@@ -288,17 +288,14 @@ struct WatchLoop {
         let directory = volumes[index].directory
         switch volumes[index].role {
         case .watching(let watch):
-            guard FileIdentity(volumes[index].watchedPath) != volumes[index].identity else {
-                return await placeLinkWatches(index)
-            }
+            // The links first, then the comparison: a swap in between is then an event of the new watches.
+            await placeLinkWatches(index)
+            guard FileIdentity(volumes[index].watchedPath) != volumes[index].identity else { return }
             await subscription.unwatch(watch)
         case .waiting(let ancestor):
             // The directory did not exist where the link led; it may where it leads now (a git-sync
             // worktree that has it). The ancestor watch saw nothing: the new tree is somewhere else.
             await subscription.unwatch(ancestor)
-            volumes[index].role = .unwatchable
-            _ = await wait(for: index, at: now, initial: false)
-            return
         case .unwatchable:
             return  // the recovery timer tries again
         }
@@ -322,17 +319,22 @@ struct WatchLoop {
     /// is watched. A watch the kernel refuses is tried again with the recovery timer.
     mutating func placeLinkWatches(_ index: Int) async {
         await dropLinkWatches(index)
+        let refusedBefore = volumes[index].linksIncomplete
         volumes[index].linksIncomplete = false
         for link in VolumeWatch.symlinks(on: volumes[index].watchedPath) {
             do throws(InotifyError) {
-                let watch = try await subscription.watch(link.directory, mask: VolumeWatch.linkMask)
+                // Skipping the kubelet's `..<stamp>` entries: a dangling `conf.d -> ..data/conf.d` waited for
+                // puts a link watch on a kubelet volume's root.
+                let watch = try await subscription.watch(link.directory, mask: VolumeWatch.linkMask, skippingGenerationEntries: true)
                 volumes[index].links[watch] = link.name
             } catch {
-                metrics.errors.increment()
-                logger.warning("cannot watch a symlink on the watched path; trying again later", metadata: [
-                    "volume": .string(volumes[index].directory), "link": .string(VolumeFS.join(link.directory, link.name)),
-                    "error": "\(error)",
-                ])
+                if !refusedBefore && !volumes[index].linksIncomplete {  // said once, not at every retry
+                    metrics.errors.increment()
+                    logger.warning("cannot watch a symlink on the watched path; trying again later", metadata: [
+                        "volume": .string(volumes[index].directory), "link": .string(VolumeFS.join(link.directory, link.name)),
+                        "error": "\(error)",
+                    ])
+                }
                 volumes[index].linksIncomplete = true
                 scheduleRecovery(at: .now)
             }
@@ -522,8 +524,10 @@ struct WatchLoop {
                 switch volumes[index].role {
                 case .unwatchable:
                     _ = await wait(for: index, at: now, initial: false)  // when it succeeds, the content is compared
-                case .watching, .waiting:
+                case .watching:
                     if volumes[index].linksIncomplete { await followLinks(index, at: now) }
+                case .waiting:
+                    if volumes[index].linksIncomplete { await placeLinkWatches(index) }
                 }
             }
             if volumes.contains(where: \.dirty) { evaluate(at: now) }
@@ -798,8 +802,8 @@ struct WatchLoop {
             volumes[index].openWrites = []  // a CLOSE_WRITE may be among the lost events
             switch volumes[index].role {
             case .watching:
+                await placeLinkWatches(index)  // the IGNORED of one may be among the lost events; before the comparison
                 if FileIdentity(volumes[index].watchedPath) == volumes[index].identity {
-                    await placeLinkWatches(index)  // the IGNORED of one may be among the lost events
                     changedOutOfSight(index, at: now)
                 } else {
                     await lose(index, at: now)

@@ -117,12 +117,13 @@ struct VolumeWatch {
     static let linkMask: InotifyMask = [.create, .movedTo, .delete, .movedFrom, .onlyDirectory]
 
     /// The symlinks resolving `path` (absolute) goes through, in the order they are followed, each as the
-    /// directory holding it (itself resolved) and its name. Stops where the path stops existing, and
-    /// after 40 links (the kernel's ELOOP bound).
+    /// directory holding it (itself resolved) and its name, each once. Stops where the path stops existing,
+    /// and after following 40 links (the kernel's ELOOP bound: a loop).
     static func symlinks(on path: String) -> [(directory: String, name: String)] {
         var found: [(directory: String, name: String)] = []
         var pending = Array(path.split(separator: "/").map(String.init).reversed())
         var resolved: [String] = []
+        var followed = 0
         while let component = pending.popLast() {
             if component == "." { continue }
             if component == ".." {
@@ -137,10 +138,9 @@ struct VolumeWatch {
                 resolved.append(component)
                 continue
             }
-            // A link met twice is a loop (ELOOP): the path resolves to nothing.
-            guard found.count < 40, !found.contains(where: { $0 == (directory, component) }),
-                  let target = try? VolumeFS.readlink(candidate) else { break }
-            found.append((directory, component))
+            followed += 1
+            guard followed <= 40, let target = try? VolumeFS.readlink(candidate) else { break }
+            if !found.contains(where: { $0 == (directory, component) }) { found.append((directory, component)) }
             if target.hasPrefix("/") { resolved = [] }
             pending.append(contentsOf: target.split(separator: "/").map(String.init).reversed())
         }
