@@ -25,21 +25,7 @@ struct TemporaryDirectory {
     /// Removes the tree in this process: no `rm -rf` child, whose wait would hold one of the cooperative
     /// pool's few threads (two on a 2-core CI machine) and starve every other test of the run.
     func remove() {
-        removeTree(path)
-    }
-}
-
-/// Removes `path` and, for a directory (not a link to one), everything below it; write and search
-/// permission are given back to a directory a test took them from. Errors are ignored, like `rm -rf`'s.
-func removeTree(_ path: String) {
-    var st = stat()
-    guard lstat(path, &st) == 0 else { return }
-    if (st.st_mode & S_IFMT) == S_IFDIR {
-        if (st.st_mode & 0o700) != 0o700 { chmod(path, (st.st_mode & 0o7777) | 0o700) }
-        for name in listDirectory(path) { removeTree(path + "/" + name) }
-        rmdir(path)
-    } else {
-        unlink(path)
+        try? VolumeFS.removeAll(path)
     }
 }
 

@@ -91,6 +91,28 @@ extension WatchInotifySuites {
             await writeSubscription.cancel()
         }
 
+        @Test("one kernel event for two watches of one subscriber comes twice, the first saying more follows; another subscriber's copy is apart")
+        func oneEventForSeveralWatchesSaysMoreFollow() async throws {
+            let sandbox = try WatchSandbox()
+            defer { sandbox.remove() }
+            let both = WatchEventLog()
+            let other = WatchEventLog()
+            let subscription = InotifyThread.shared.subscribe { both.append($0) }
+            let otherSubscription = InotifyThread.shared.subscribe { other.append($0) }
+            let first = try await subscription.watch(sandbox.path, mask: [.create])
+            _ = try await otherSubscription.watch(sandbox.path, mask: [.create])
+            let second = try await subscription.watch(sandbox.path, mask: [.create])
+            #expect(mkdir(sandbox.path("made"), 0o755) == 0)
+            #expect(await both.wait { $0.filter { $0.name == "made" }.count == 2 })
+            #expect(await other.wait { $0.contains { $0.name == "made" } })
+            let made = both.all.filter { $0.name == "made" }
+            #expect(made.map { $0.watch?.id } == [first.id, second.id])
+            #expect(made.map(\.moreFollow) == [true, false])
+            #expect(other.all.filter { $0.name == "made" }.map(\.moreFollow) == [false])
+            await subscription.cancel()
+            await otherSubscription.cancel()
+        }
+
         @Test("a watch that skips generation entries gets `..data` and the volume's own files, never `..<stamp>` or `..data_tmp`")
         func skippingGenerationEntries() async throws {
             let sandbox = try WatchSandbox()

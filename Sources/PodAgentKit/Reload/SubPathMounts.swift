@@ -26,7 +26,7 @@ enum SubPathMounts {
     static func findings(for directories: [String], in table: MountTable) -> [Finding] {
         var found: [Finding] = []
         for directory in directories {
-            let resolved = canonical(directory)
+            let resolved = FileSystem.canonical(directory)  // as mountinfo lists mount points
             for mount in table.visibleMounts {
                 let point = mount.mountPoint
                 guard isSameOrBelow(point, resolved) || isSameOrBelow(resolved, point) else { continue }
@@ -37,13 +37,6 @@ enum SubPathMounts {
             }
         }
         return found
-    }
-
-    /// `path` with symlinks resolved, as mountinfo lists mount points; as given if it does not exist (yet).
-    static func canonical(_ path: String) -> String {
-        guard let resolved = realpath(path, nil) else { return path }
-        defer { free(resolved) }
-        return String(cString: resolved)
     }
 
     static func isSameOrBelow(_ path: String, _ base: String) -> Bool {

@@ -90,6 +90,13 @@ public enum FileSystem {
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
+    /// `path` with every symlink resolved (realpath(3)); as given if it does not exist (yet).
+    static func canonical(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
     /// Joins `root` and an absolute pod path: `("/tmp/pod", "/etc/podinfo")` → `/tmp/pod/etc/podinfo`.
     public static func join(_ root: String, _ path: String) -> String {
         let trimmedRoot = root.hasSuffix("/") && root.count > 1 ? String(root.dropLast()) : root

@@ -177,12 +177,11 @@ struct WatchLoop {
     /// The first commit not yet published.
     var firstCommitSeen: ContinuousClock.Instant?
     var debounceDeadline: ContinuousClock.Instant?
-    /// The last commit handled (watch descriptor, rename cookie), to know it when another --dir's
-    /// watch on the same volume root hands it over again.
-    var lastCommit: (descriptor: Int32, cookie: UInt32)?
     /// `--debounce 0`: something was committed while handling the current input. It is read once that
-    /// handling is done, so that whatever one input commits (a commit seen by several --dir, a rescan,
-    /// quiet periods ending together) is read and emitted as one set.
+    /// handling is done, so that whatever one input commits (a rescan, quiet periods ending together) is
+    /// read and emitted as one set. An event one kernel event makes for several watches (a volume root
+    /// watched for two --dir, a link several --dir go through) counts as one input: its deliveries but
+    /// the last say `moreFollow`.
     var readPending = false
     var retryDeadline: ContinuousClock.Instant?
     /// When to try again what failed for a reason that may pass: a watch the kernel refused (ENOSPC from
@@ -231,7 +230,9 @@ struct WatchLoop {
             let next = await input.next()
             let now = ContinuousClock.now
             switch next {
-            case .inotify(let event): await receive(event, at: event.seen)
+            case .inotify(let event):
+                await receive(event, at: event.seen)
+                if event.moreFollow { continue }  // the rest of this kernel event is already queued
             case .timer: await fireDeadlines(at: now)
             case .stop: break loop
             }
@@ -268,18 +269,12 @@ struct WatchLoop {
     /// An event in a directory holding a symlink the path goes through. When the link now leads elsewhere,
     /// the new target is watched and read at once: swapping the link is its writer's commit, as renaming
     /// `..data` is the kubelet's (git-sync renames the new link over the old one once the worktree is complete).
-    /// Every `--dir` whose path goes through the same link follows it on this one delivery, so that one swap
-    /// is read, and reloaded, once (the inotify thread hands the event over once per watch on that directory).
+    /// Several `--dir` through the same link each get the event and read together (`moreFollow`).
     mutating func linkEvent(_ event: InotifyEvent, name: String, volume index: Int, at now: ContinuousClock.Instant) async {
-        if !event.mask.isDisjoint(with: [.deleteSelf, .moveSelf, .ignored, .unmount]) {
-            // The directory holding the link went away (or off its mount): its watch is dead; place them anew.
-            return await followLinks(index, at: now)
-        }
-        guard event.name == name, let descriptor = event.watch?.descriptor else { return }
-        let sharing = volumes.indices.filter { other in
-            volumes[other].links.contains { $0.key.descriptor == descriptor && $0.value == name }
-        }
-        for other in sharing { await followLinks(other, at: now) }
+        // Also when the directory holding the link went away (or off its mount): its watch is dead.
+        let linkGone = !event.mask.isDisjoint(with: [.deleteSelf, .moveSelf, .ignored, .unmount])
+        guard linkGone || event.name == name else { return }
+        await followLinks(index, at: now)
     }
 
     /// A link on the path may lead elsewhere now: follow it. The links are watched anew in any case (one
@@ -287,28 +282,22 @@ struct WatchLoop {
     mutating func followLinks(_ index: Int, at now: ContinuousClock.Instant) async {
         let directory = volumes[index].directory
         switch volumes[index].role {
-        case .watching(let watch):
+        case .watching:
             // The links first, then the comparison: a swap in between is then an event of the new watches.
             await placeLinkWatches(index)
             guard FileIdentity(volumes[index].watchedPath) != volumes[index].identity else { return }
-            await subscription.unwatch(watch)
-        case .waiting(let ancestor):
+        case .waiting:
             // The directory did not exist where the link led; it may where it leads now (a git-sync
             // worktree that has it). The ancestor watch saw nothing: the new tree is somewhere else.
-            await subscription.unwatch(ancestor)
+            break
         case .unwatchable:
             return  // the recovery timer tries again
         }
-        volumes[index].role = .unwatchable
-        volumes[index].nesting = nil
-        volumes[index].quietDeadline = nil
-        volumes[index].openWrites = []
-        volumes[index].dirty = false
-        await syncSubdirectories(index)
+        await release(index)
         _ = await wait(for: index, at: now, initial: true)
         guard case .watching = volumes[index].role else { return }  // dangling: waited for like a deleted directory
         logger.info("a symlink on the watched path was re-pointed; watching its new target", metadata: [
-            "volume": .string(directory), "target": .string(VolumeWatch.resolved(directory) ?? "?"),
+            "volume": .string(directory), "target": .string(FileSystem.canonical(directory)),
         ])
         volumes[index].managedByKubelet = VolumeWatch.exists(volumes[index].watchedPath + "/" + AtomicVolume.dataLinkName)
         commit(index, seenAt: now, now: now)
@@ -439,19 +428,6 @@ struct WatchLoop {
     mutating func directoryEvent(_ event: InotifyEvent, volume index: Int, at now: ContinuousClock.Instant) async {
         switch VolumeSignal(event, managedByKubelet: volumes[index].managedByKubelet) {
         case .committed:
-            // One rename is handed over once per --dir on this volume root's watch (a --dir inside the
-            // volume shares it): the first delivery commits all of them, so that they are read together
-            // and come as one set; the later ones are the same commit again.
-            if let watch = event.watch {
-                if let last = lastCommit, last.descriptor == watch.descriptor, last.cookie == event.cookie { break }
-                lastCommit = (watch.descriptor, event.cookie)
-                for other in volumes.indices where other != index {
-                    guard case .watching(let shared) = volumes[other].role, shared.descriptor == watch.descriptor else { continue }
-                    volumes[other].managedByKubelet = true
-                    volumes[other].dirty = true
-                    metrics.generations[other].increment()
-                }
-            }
             logger.debug("generation committed", metadata: [
                 "volume": .string(volumes[index].directory),
                 "generation": .string((try? VolumeFS.readlink(volumes[index].watchedPath + "/" + AtomicVolume.dataLinkName)) ?? "?"),
@@ -716,18 +692,14 @@ struct WatchLoop {
     /// the new one are not seen, so the content is compared once more right after.
     mutating func matchWatchesToKinds(at now: ContinuousClock.Instant) async {
         for index in volumes.indices {
-            guard case .watching(let old) = volumes[index].role, !volumes[index].dirty,
+            guard volumes[index].isWatching, !volumes[index].dirty,
                 volumes[index].quietDeadline == nil,
                 volumes[index].managedByKubelet != volumes[index].watchedAsManaged
             else { continue }
             logger.debug("watch mask follows the directory's kind", metadata: [
                 "volume": .string(volumes[index].directory), "kubelet_volume": "\(volumes[index].managedByKubelet)",
             ])
-            await subscription.unwatch(old)
-            volumes[index].role = .unwatchable
-            volumes[index].nesting = nil
-            volumes[index].openWrites = []
-            await syncSubdirectories(index)
+            await release(index)
             _ = await wait(for: index, at: now, initial: true)
             if case .watching = volumes[index].role { changedOutOfSight(index, at: now) }
         }
@@ -765,14 +737,24 @@ struct WatchLoop {
         } else {
             logger.warning("watched directory is gone; waiting for it to return", metadata: ["volume": .string(directory)])
         }
-        if case .watching(let watch) = volumes[index].role { await subscription.unwatch(watch) }
+        await release(index)
+        _ = await wait(for: index, at: now, initial: false)
+    }
+
+    /// Drops the directory's watch (or its ancestor's, while waiting) and what went with it: its
+    /// subdirectory watches, a pending quiet period, open writes, an unread commit. It is watched again
+    /// by `wait(for:)`, which compares the content then.
+    mutating func release(_ index: Int) async {
+        switch volumes[index].role {
+        case .watching(let watch), .waiting(let watch): await subscription.unwatch(watch)
+        case .unwatchable: break
+        }
         volumes[index].role = .unwatchable
         volumes[index].nesting = nil
-        await syncSubdirectories(index)
         volumes[index].quietDeadline = nil
         volumes[index].openWrites = []
         volumes[index].dirty = false
-        _ = await wait(for: index, at: now, initial: false)
+        await syncSubdirectories(index)
     }
 
     /// The directory exists again (or for the first time): its content is a change if it differs.

@@ -72,6 +72,9 @@ struct InotifyEvent: Sendable, Equatable, CustomStringConvertible {
     var cookie: UInt32
     /// When the inotify thread read it: the earliest instant podagent knew (change-to-reload latency).
     var seen: ContinuousClock.Instant
+    /// The same kernel event is handed to this subscriber again right after, for another of its watches on
+    /// the same inode: what it causes is better acted on once, after the last delivery.
+    var moreFollow = false
 
     var description: String { name.isEmpty ? mask.description : mask.description + " " + name }
 }
@@ -495,14 +498,20 @@ private struct Registry {
             return
         }
         let generationEntry = Self.isGenerationEntry(event)
+        var deliveries: [(subscription: Int, event: InotifyEvent)] = []
         for id in byDescriptor[descriptor] ?? [] {
-            guard let registration = registrations[id], let handler = handlers[registration.subscription],
+            guard let registration = registrations[id], handlers[registration.subscription] != nil,
                 !event.mask.isDisjoint(with: registration.mask.union(.unsolicited)),
                 !(generationEntry && registration.skipsGenerationEntries)
             else { continue }
             var delivered = event
             delivered.watch = InotifyWatch(id: id, path: registration.path, descriptor: descriptor)
-            handler(delivered)
+            deliveries.append((registration.subscription, delivered))
+        }
+        for (index, delivery) in deliveries.enumerated() {
+            var delivered = delivery.event
+            delivered.moreFollow = deliveries[(index + 1)...].contains { $0.subscription == delivery.subscription }
+            handlers[delivery.subscription]?(delivered)
         }
         if event.mask.contains(.ignored) {
             // The kernel dropped the watch (deleted directory, unmount, or our own removal). The

@@ -84,13 +84,6 @@ struct VolumeWatch {
         return false
     }
 
-    /// `path` with every symlink resolved, nil when it does not exist.
-    static func resolved(_ path: String) -> String? {
-        guard let pointer = realpath(path, nil) else { return nil }
-        defer { free(pointer) }
-        return String(cString: pointer)
-    }
-
     /// What the watch of a directory the kubelet does not manage asks for. No OPEN/ACCESS/CLOSE_NOWRITE:
     /// reading the volume (the app, or this watcher hashing it) must not wake anybody.
     static let directoryMask: InotifyMask = [
