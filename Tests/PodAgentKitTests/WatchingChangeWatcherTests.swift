@@ -729,6 +729,25 @@ extension WatchInotifySuites {
             #expect(error?.description.contains("--wait") == true)
         }
 
+        @Test("a --dir through a symlink that leads nowhere is an error naming the link; one through a good link that lacks the directory is not blamed on it")
+        func danglingLinkIsNamed() throws {
+            let sandbox = try WatchSandbox()
+            defer { sandbox.remove() }
+            try sandbox.write("worktrees/a/README", "a")
+            #expect(symlink("worktrees/gone", sandbox.path("repo")) == 0)
+            #expect(symlink("worktrees/a", sandbox.path("good")) == 0)
+            let dangling = #expect(throws: WatchError.self) {
+                _ = try ChangeWatcher(WatchConfiguration(directories: [sandbox.path("repo/conf")]), logger: WatchHarness.quietLogger)
+            }
+            #expect(dangling?.description.contains("the symlink `\(FileSystem.canonical(sandbox.path))/repo` leads to `worktrees/gone`") == true,
+                    "\(String(describing: dangling))")
+            #expect(dangling?.description.contains("--wait") == true)
+            let lacking = #expect(throws: WatchError.self) {
+                _ = try ChangeWatcher(WatchConfiguration(directories: [sandbox.path("good/conf")]), logger: WatchHarness.quietLogger)
+            }
+            #expect(lacking?.description.contains("is the volume mounted at this path?") == true, "\(String(describing: lacking))")
+        }
+
         @Test("a watched directory deleted and re-created: nothing while it is gone, then its content is compared")
         func deletedAndReturning() async throws {
             let volumes = try WatchVolumes()

@@ -124,6 +124,13 @@ public struct WatchError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noDirectories:
             return "no directory to watch — pass --dir DIR (repeatable)"
         case .directoryMissing(let path):
+            // A link on the way that leads nowhere (dangling, or a loop): name it, not just the path.
+            if let last = VolumeWatch.symlinks(on: path).last.map({ VolumeFS.join($0.directory, $0.name) }),
+               FileIdentity(last) == nil {
+                let target = (try? VolumeFS.readlink(last)) ?? "?"
+                return "`\(path)` does not exist: the symlink `\(last)` leads to `\(target)`, which does not resolve"
+                    + " (use --wait to wait for it)"
+            }
             return "`\(path)` does not exist — is the volume mounted at this path? (use --wait to wait for it)"
         case .notADirectory(let path):
             return "`\(path)` is not a directory — watch the directory that holds the file: the kubelet replaces"
