@@ -47,6 +47,7 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Mustache", package: "swift-mustache"),
             ],
+            swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")],
             linkerSettings: [.linkedLibrary(":libinotifytools.a")]
         ),
         .executableTarget(
@@ -55,9 +56,11 @@ let package = Package(
                 "PodAgentKit",
                 "CExecutorHook",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")],
             linkerSettings: [
                 // Release builds link with lld: relative relocations packed (RELR: 21 KB instead of 2.6 MB of
                 // .rela.dyn for the loader to read at every start) and no symbol table exported (the static

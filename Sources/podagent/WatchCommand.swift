@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 import PodAgentKit
 #if canImport(Glibc)
 import Glibc

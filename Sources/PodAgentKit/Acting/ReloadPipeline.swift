@@ -1,4 +1,5 @@
 import CoreMetrics
+import NIOCore
 import Logging
 import NIOPosix
 import Synchronization

@@ -57,19 +57,16 @@ enum WebhookAddressResolver {
         while let info = next {
             next = info.pointee.ai_next
             guard let raw = info.pointee.ai_addr else { continue }
-            let address: SocketAddress
+            var address: SocketAddress
             switch info.pointee.ai_family {
             case AF_INET:
-                var ipv4 = raw.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee }
-                ipv4.sin_port = in_port_t(port).bigEndian
-                address = SocketAddress(ipv4, host: host)
+                address = SocketAddress(raw.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee }, host: host)
             case AF_INET6:
-                var ipv6 = raw.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee }
-                ipv6.sin6_port = in_port_t(port).bigEndian
-                address = SocketAddress(ipv6, host: host)
+                address = SocketAddress(raw.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee }, host: host)
             default:
                 continue
             }
+            address.port = port
             if !addresses.contains(address) { addresses.append(address) }
         }
         guard !addresses.isEmpty else {
