@@ -63,6 +63,43 @@ struct HotReloadEndToEndTests {
         #expect(await agent.stop() == .exited(0))
     }
 
+    /// Once up, podagent gives back the pages of code and read-only data only start-up used, and again
+    /// after the first reload and the first answer on each status path (see `StartupPages`), once each;
+    /// what it needs again comes back: reloads and answers go on as before.
+    @Test func oneTimePagesAreGivenBackOnceEachAndWorkGoesOn() async throws {
+        let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
+        let volume = try Volume(dir.file("config"))
+        let (agent, record, port) = try await startWatch(dir, volumes: [volume.path], extra: ["--debounce", "0", "--log-level", "debug"])
+        func givenBack() -> [String: Int] {
+            var result: [String: Int] = [:]
+            for line in agent.log.split(separator: "\n") where line.contains("one-time pages given back") {
+                guard let after = line.firstMatch(of: /"after":"([^"]+)"/), let bytes = line.firstMatch(of: /"bytes":"([0-9]+)"/)
+                else { continue }
+                result[String(after.1), default: 0] += Int(bytes.1) ?? 0
+            }
+            return result
+        }
+        func times(_ kind: String) -> Int {
+            agent.log.split(separator: "\n").filter { $0.contains("one-time pages given back") && $0.contains("\"after\":\"\(kind)\"") }.count
+        }
+        // startWatch asked /readyz until it answered 200.
+        #expect(await eventually { givenBack()["start-up"] != nil && givenBack()["/readyz"] != nil }, "\(agent.log)")
+        #expect((givenBack()["start-up"] ?? 0) > 0, "nothing given back at start-up: \(agent.log)")
+        for i in 1...3 {
+            try volume.set("v\(i)")
+            #expect(await eventually { lines(record).count == i }, "reload \(i) missing: \(agent.log)")
+        }
+        #expect(lines(record) == ["v1 ", "v2 ", "v3 "])
+        #expect(await eventually { givenBack()["reload"] != nil }, "nothing given back after the first reload: \(agent.log)")
+        for _ in 1...3 {
+            #expect(await scrape(port).contains("podagent_reloads_total"))
+        }
+        #expect(await eventually { givenBack()["/metrics"] != nil }, "\(agent.log)")
+        for kind in ["start-up", "reload", "/readyz", "/metrics"] { #expect(times(kind) == 1, "\(kind): \(agent.log)") }
+        #expect(times("/healthz") == 0)
+        #expect(await agent.stop() == .exited(0))
+    }
+
     @Test func finalStateIsAlwaysReloadedAfterABurst() async throws {
         let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
         let volume = try Volume(dir.file("config"))

@@ -2,6 +2,7 @@ import Glibc
 import Logging
 import MetricsTestKit
 import NIOConcurrencyHelpers
+import Synchronization
 import Testing
 
 @testable import PodAgentKit
@@ -222,6 +223,30 @@ struct ReloadPipelineTests {
         let done = try #require(logs.all.first { $0.message == "reload done" })
         #expect(done.metadata["trigger"] == "1" && done.metadata["result"] == "success")
         #expect(done.metadata["duration"] != nil && done.metadata["since_commit"] != nil)
+    }
+
+    /// `becameIdle` is called when the pipeline has run all it had (hot reload gives back the pages only
+    /// the first reload used then), once per idle spell, and not when shutdown stops it.
+    @Test func becameIdleIsCalledEachTimeThePipelineRunsDry() async throws {
+        let steps = PipeStepLog()
+        let idle = Mutex(0)
+        let pipeline = ReloadPipeline(
+            check: nil, actions: [pipeStep("exec", log: steps)], retry: pipeQuickRetry,
+            logger: PipeLogSink().logger(), metricsFactory: TestMetrics(),
+            becameIdle: { idle.withLock { $0 += 1 } })
+        var outcomes = PipeOutcomes(pipeline)
+        #expect(idle.withLock { $0 } == 0)
+
+        pipeline.submit(pipeTrigger(1, committedAgo: .zero))
+        _ = try await outcomes.next()
+        #expect(await eventually { idle.withLock { $0 } == 1 })
+        pipeline.submit(pipeTrigger(2, committedAgo: .zero))
+        _ = try await outcomes.next()
+        #expect(await eventually { idle.withLock { $0 } == 2 })
+        await pipeline.shutdown()
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(idle.withLock { $0 } == 2)
+        #expect(await steps.calls == ["exec#1", "exec#2"])
     }
 
     @Test func failedCheckBlocksEveryActionAndTheNextChangeGoesThrough() async throws {

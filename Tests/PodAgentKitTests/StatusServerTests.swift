@@ -1,6 +1,7 @@
 import CoreMetrics
 import Glibc
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Prometheus
@@ -19,14 +20,14 @@ struct ObsServerFixture {
 
     init(
         readiness: Readiness = Readiness(), eventLoopGroup: (any EventLoopGroup)? = nil,
-        limits: StatusServerLimits = StatusServerLimits()
+        limits: StatusServerLimits = StatusServerLimits(), answered: (@Sendable (String) -> Void)? = nil
     ) async throws {
         factory = MetricsSetup.makeFactory(registry: registry)
         self.readiness = readiness
         server = try await StatusServer.bind(
             to: ListenAddress(host: "127.0.0.1", port: 0), registry: registry, readiness: readiness,
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), eventLoopGroup: eventLoopGroup,
-            limits: limits)
+            limits: limits, answered: answered)
     }
 
     var port: Int { server.boundPort }
@@ -258,6 +259,19 @@ struct StatusServerTests {
         #expect(head.status == 200)
         #expect(head.headers["content-length"] == "3")
         #expect(head.body == "")
+    }
+
+    @Test("Each answer on a served path is reported with its path once written; 404s and 405s are not")
+    func answeredPaths() async throws {
+        let seen = NIOLockedValueBox<[String]>([])
+        let fixture = try await ObsServerFixture(answered: { path in seen.withLockedValue { $0.append(path) } })
+        defer { Task { await fixture.server.close() } }
+        for (method, path) in [("GET", "/nope"), ("POST", "/healthz"), ("GET", "/healthz"), ("GET", "/readyz?verbose"),
+                               ("HEAD", "/metrics"), ("GET", "/healthz")] {
+            _ = try ObsHTTP.request(method, path, port: fixture.port)
+        }
+        #expect(await eventually { seen.withLockedValue { $0.count == 4 } })
+        #expect(seen.withLockedValue { $0 } == ["/healthz", "/readyz", "/metrics", "/healthz"])
     }
 
     @Test("A kept-alive connection is answered request after request, as Prometheus scrapes")

@@ -162,6 +162,8 @@ public final class ReloadPipeline: Sendable {
     private let logger: Logger
     private let metrics: ReloadMetrics
     private let outcomeSink: AsyncStream<ReloadOutcome>.Continuation
+    /// Called each time the pipeline has run every trigger it had and goes idle (not at shutdown).
+    private let becameIdle: (@Sendable () -> Void)?
 
     /// Every trigger's end, in order, for one consumer (tests, readiness, events). Buffers only the newest
     /// 256, so a pipeline nobody listens to does not grow.
@@ -185,9 +187,11 @@ public final class ReloadPipeline: Sendable {
         retry: RetryPolicy = .standard,
         logger: Logger,
         metricsFactory: (any MetricsFactory)? = nil,
-        checkedContentIsCurrent: (@Sendable () -> Bool)? = nil
+        checkedContentIsCurrent: (@Sendable () -> Bool)? = nil,
+        becameIdle: (@Sendable () -> Void)? = nil
     ) {
         self.checkedContentIsCurrent = checkedContentIsCurrent
+        self.becameIdle = becameIdle
         self.check = check
         self.actions = actions
         self.retry = retry
@@ -261,7 +265,10 @@ public final class ReloadPipeline: Sendable {
                 state.pending = nil
                 return next
             }
-            guard let next = taken else { return }
+            guard let next = taken else {
+                becameIdle?()
+                return
+            }
             let (trigger, announcement) = (next.trigger, next.announcement)
             guard let outcome = await run(trigger, announcement: announcement) else {
                 announcement()  // cancelled by shutdown

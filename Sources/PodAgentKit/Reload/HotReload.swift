@@ -125,11 +125,14 @@ public enum HotReload {
         var pendingConditions: KeyValuePairs<String, String> = ["watch": "watches not placed yet"]
         if child != nil { pendingConditions = ["watch": "watches not placed yet", "app": "app not started yet"] }
         let readiness = Readiness(pending: pendingConditions)
+        // What start-up, the first reload and the first answer on each status path used only then.
+        let oneTimePages = OneTimePages(logger: logger)
         // Bind first: "address already in use" must stop podagent before it starts anything.
         var server: StatusServer?
         if let address = configuration.listen {
             server = try await StatusServer.bind(to: address, registry: registry, readiness: readiness, logger: logger,
-                                                 eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
+                                                 eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+                                                 answered: { path in oneTimePages.ran(path) })
         }
         if let render = configuration.render {
             // The app (or the sidecar's first check) must find its rendered config from the start.
@@ -142,7 +145,8 @@ public enum HotReload {
         let steps = try makeSteps(configuration, child: child, logger: logger)
         let pipeline = ReloadPipeline(
             check: steps.check, actions: steps.actions, retry: configuration.retry, logger: logger,
-            checkedContentIsCurrent: steps.checkedContentIsCurrent)
+            checkedContentIsCurrent: steps.checkedContentIsCurrent,
+            becameIdle: { oneTimePages.ran("reload") })
         let watcher = try ChangeWatcher(configuration.watch, logger: logger)
         // The "change set" line is written by the pipeline once the reload is under way (see `submit`).
         @Sendable func reload(_ change: ChangeSet) {
@@ -177,6 +181,8 @@ public enum HotReload {
         let feed = Task {
             for await change in watcher.changes(logging: false) { reload(change) }
         }
+        // Start-up is over: the code and read-only data only it used need not stay resident.
+        oneTimePages.ran("start-up")
         let code = await end()
         // Shutdown: stop watching, let the pipeline stop (it cancels a step in flight), close the endpoint.
         await watcher.stop()

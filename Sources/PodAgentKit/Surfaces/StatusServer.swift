@@ -57,17 +57,20 @@ public final class StatusServer: Service, Sendable {
     ///
     /// - Parameter eventLoopGroup: a group to share (e.g. the HTTP client's); by default the server
     ///   runs one event-loop thread of its own and stops it when it closes.
+    /// - Parameter answered: called with the path (`/healthz`, `/readyz`, `/metrics`) once an answer
+    ///   on it has been written, on the connection's event loop.
     public static func bind(
         to address: ListenAddress,
         registry: PrometheusCollectorRegistry,
         readiness: Readiness,
         logger: Logger,
         eventLoopGroup: (any EventLoopGroup)? = nil,
-        limits: StatusServerLimits = StatusServerLimits()
+        limits: StatusServerLimits = StatusServerLimits(),
+        answered: (@Sendable (String) -> Void)? = nil
     ) async throws(StatusServerError) -> StatusServer {
         let ownedGroup = eventLoopGroup == nil ? MultiThreadedEventLoopGroup(numberOfThreads: 1) : nil
         let group: any EventLoopGroup = eventLoopGroup ?? ownedGroup!
-        let routes = StatusRoutes(registry: registry, readiness: readiness)
+        let routes = StatusRoutes(registry: registry, readiness: readiness, answered: answered)
         let connections = ConnectionSet(limit: limits.maxConnections)
         let requestLogger = logger
         let bootstrap = ServerBootstrap(group: group)
@@ -189,12 +192,16 @@ public struct StatusServerError: Error, Sendable, CustomStringConvertible {
 struct StatusRoutes: Sendable {
     let registry: PrometheusCollectorRegistry
     let readiness: Readiness
+    /// Told each path a route answered, once the answer is written (see `StatusServer.bind`).
+    var answered: (@Sendable (String) -> Void)? = nil
 
     struct Response {
         var status: HTTPResponseStatus
         var contentType = "text/plain; charset=utf-8"
         var body: [UInt8]
         var extraHeaders: [(String, String)] = []
+        /// The route that answered; nil for a path podagent does not serve or a method it refuses.
+        var route: String? = nil
     }
 
     static let metricsContentType = "text/plain; version=0.0.4; charset=utf-8"
@@ -213,16 +220,17 @@ struct StatusRoutes: Sendable {
         }
         switch path {
         case "/healthz":
-            return Response(status: .ok, body: Array("ok\n".utf8))
+            return Response(status: .ok, body: Array("ok\n".utf8), route: "/healthz")
         case "/readyz":
             let pending = readiness.pendingReasons
             if pending.isEmpty {
-                return Response(status: .ok, body: Array("ready\n".utf8))
+                return Response(status: .ok, body: Array("ready\n".utf8), route: "/readyz")
             }
             return Response(
-                status: .serviceUnavailable, body: Array("not ready: \(pending.joined(separator: "; "))\n".utf8))
+                status: .serviceUnavailable, body: Array("not ready: \(pending.joined(separator: "; "))\n".utf8),
+                route: "/readyz")
         default:
-            return Response(status: .ok, contentType: Self.metricsContentType, body: registry.emitToBuffer())
+            return Response(status: .ok, contentType: Self.metricsContentType, body: registry.emitToBuffer(), route: "/metrics")
         }
     }
 }
@@ -321,6 +329,9 @@ final class StatusRequestHandler: ChannelInboundHandler, RemovableChannelHandler
         if !keepAlive {
             let channel = context.channel
             written.whenComplete { _ in channel.close(promise: nil) }
+        }
+        if let route = response.route, let answered = routes.answered {
+            written.whenComplete { _ in answered(route) }
         }
     }
 }
