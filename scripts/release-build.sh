@@ -15,10 +15,12 @@ start=$(date +%s)
 # - the functions in scripts/podagent.order first (scripts/order-file.sh): those a running podagent
 #   runs again and again (reloads, probes, scrapes), then those only start-up runs;
 # - functions without a symbol, which an order file cannot name (value witnesses and other small
-#   functions the Swift compiler makes private), in one block of their own (scripts/unnamed-functions.ld)
+#   functions the Swift compiler makes private), in one block of their own (scripts/layout.ld)
 #   instead of one next to each type's code all over the binary.
+# The same linker script keeps .rodata read-only (scripts/layout.ld), so that the pages of it only start-up
+# read can be given back once podagent is up (Sources/PodAgentKit/System/StartupPages.swift).
 sections=(-Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections)
-layout=("${sections[@]}" -Xlinker -T -Xlinker "$PWD/scripts/unnamed-functions.ld")
+layout=("${sections[@]}" -Xlinker -T -Xlinker "$PWD/scripts/layout.ld")
 # Without the file (a trimmed copy of the sources) the build is the same, only laid out as the linker likes.
 if [ -f scripts/podagent.order ]; then
   layout+=(-Xlinker "--symbol-ordering-file=$PWD/scripts/podagent.order" -Xlinker --no-warn-symbol-ordering)
@@ -48,7 +50,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "${sections[*]}" ]; then
 fi
 bin=$(swift build -c release --static-swift-stdlib --scratch-path .build-release --show-bin-path)/podagent
 # Nor does the build notice that the order file or the linker script changed: link again when they did.
-for input in scripts/podagent.order scripts/unnamed-functions.ld; do
+for input in scripts/podagent.order scripts/layout.ld; do
   if [ -f "$input" ] && [ "$input" -nt "$bin" ]; then rm -f "$bin"; fi
 done
 swift build -c release --static-swift-stdlib --scratch-path .build-release --product podagent "${layout[@]}" >&2
@@ -57,6 +59,10 @@ swift build -c release --static-swift-stdlib --scratch-path .build-release --pro
 headers=$(readelf -SW "$bin")
 if ! grep -q ' \.text\.unnamed ' <<< "$headers"; then
   echo "release-build: the linker script was not applied (no .text.unnamed section in $bin)" >&2
+  exit 1
+fi
+if grep -qE ' \.rodata +PROGBITS +[0-9a-f]+ [0-9a-f]+ [0-9a-f]+ [0-9a-f]+ +W' <<< "$headers"; then
+  echo "release-build: .rodata is writable in $bin (scripts/layout.ld did not move the writable inputs out)" >&2
   exit 1
 fi
 libraries=$(ldd "$bin")
