@@ -10,13 +10,15 @@ Measures, per tool:
     arrived before the rename (premature);
   * idle cost over 10 s: RSS, CPU time, context switches; CPU per reload; binary size. Each tool's executable
     is dropped from the page cache before it starts, so that it is read as a pod reads its image, whether
-    or not it was just built (see evict_from_page_cache).
+    or not it was just built (see evict_from_page_cache);
+  * podagent's idle RSS in a pod whose kubelet probes it and whose Prometheus scrapes it (probed_rss_mb):
+    after /healthz, /readyz and /metrics were asked, then more updates and reloads, then the paths again.
 
 The volume writer below reproduces the kubelet's atomic writer step by step (pkg/volume/util/atomic_writer.go,
 see ../shared/KUBELET.md §1) so the rename instant can be timestamped; podagent's own Swift writer is the one
 the test suite uses. Everything runs on 127.0.0.1 and in /dev/shm (secret volumes are tmpfs).
 """
-import argparse, os, random, selectors, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time
+import argparse, os, random, selectors, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.request
 
 CLK = time.perf_counter_ns
 
@@ -276,7 +278,14 @@ def evict_from_page_cache(path):
         os.close(fd)
 
 
-def run_tool(name, argv_for, receiver, args):
+def free_port():
+    """A loopback port nothing listens on now (the tool binds it a moment later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def run_tool(name, argv_for, receiver, args, status_port=None):
     vol_root = tempfile.mkdtemp(prefix=f"bench-{name}-", dir="/dev/shm")
     vol = KubeletVolume(vol_root)
     vol.update()
@@ -356,6 +365,26 @@ def run_tool(name, argv_for, receiver, args):
         print(subprocess.run(["sh", "-c", f"for t in /proc/{proc.pid}/task/*; do echo $t $(cat $t/comm) $(grep ctxt $t/status | tr '\\n' ' '); done"], capture_output=True, text=True).stdout)
     result.update(idle_rss_mb=rss_kb / 1024, idle_anon_mb=anon_kb / 1024, idle_cpu_ms=(c1 - c0) * 1000, idle_ctx=x1 - x0)
 
+    # 5. Probed: idle RSS in a pod whose kubelet probes the tool and whose Prometheus scrapes it, after
+    # the idle window (so the requests are not counted as idle work): /healthz, /readyz and /metrics asked
+    # three times each, then updates and their reloads, then each path once more, as time goes by there.
+    result["probed_rss_mb"] = "-"
+    if status_port:
+        def probe(times):
+            for _ in range(times):
+                for path in ("/healthz", "/readyz", "/metrics"):
+                    with urllib.request.urlopen(f"http://127.0.0.1:{status_port}{path}", timeout=5) as answer:
+                        answer.read()
+        probe(3)
+        for _ in range(5):
+            before = receiver.count()
+            vol.update()
+            receiver.wait_for(before + 1, 2.0)
+            time.sleep(args.gap)
+        probe(1)
+        time.sleep(0.5)
+        result["probed_rss_mb"] = proc_status(proc.pid, "VmRSS") / 1024
+
     os.killpg(proc.pid, signal.SIGTERM)
     try:
         proc.wait(5)
@@ -390,7 +419,9 @@ def main():
 
     receiver = Receiver()
     url = f"http://127.0.0.1:{receiver.port}/reload"
-    tools = [("podagent", lambda d: [args.podagent, "watch", "--dir", d, "--webhook", url, "--listen", "127.0.0.1:0",
+    status_port = free_port()
+    tools = [("podagent", lambda d: [args.podagent, "watch", "--dir", d, "--webhook", url,
+                                     "--listen", f"127.0.0.1:{status_port}",
                                      "--log-level", "warning"] + args.podagent_args.split())]
     if args.reference:
         source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference_reactor.c")
@@ -408,12 +439,12 @@ def main():
                 "while read -r _; do curl -s -o /dev/null -X POST " + url + "; done")
         tools.append(("inotifywait-loop", lambda d: ["bash", "-c", loop, d]))
 
-    results = [run_tool(name, argv, receiver, args) for name, argv in tools]
+    results = [run_tool(name, argv, receiver, args, status_port if name == "podagent" else None) for name, argv in tools]
     size = os.path.getsize(args.podagent) / 1e6
     print(f"\nreload latency: ..data rename -> webhook receipt ({args.updates} updates, {int(args.gap*1000)} ms apart; "
           f"{args.bursts} bursts of {args.burst_size}; {args.slow_updates} slow writes of 30 ms)")
     cols = ["tool", "p50", "p90", "p99", "max", "reloads", "no_reload", "burst_reloads", "missed_final", "premature",
-            "idle_rss_mb", "idle_anon_mb", "idle_cpu_ms", "idle_ctx", "cpu_per_reload_ms"]
+            "idle_rss_mb", "idle_anon_mb", "idle_cpu_ms", "idle_ctx", "cpu_per_reload_ms", "probed_rss_mb"]
     print("  ".join(f"{c:>14}" for c in cols))
     for r in results:
         row = []
@@ -423,7 +454,8 @@ def main():
         print("  ".join(row))
     print(f"(latencies in ms; burst_reloads out of {args.bursts * args.burst_size} updates; "
           f"idle over {args.idle:.0f} s; CPU of the whole process tree; idle_anon_mb: the anonymous part of idle_rss_mb, "
-          f"what each further copy costs when copies share their image)")
+          f"what each further copy costs when copies share their image; probed_rss_mb: RSS once /healthz, /readyz "
+          f"and /metrics were asked, as a pod's probes and scrapes do, and more reloads came)")
     print(f"podagent binary: {size:.1f} MB ({args.podagent})")
     try:
         with open("/proc/sys/kernel/sched_autogroup_enabled") as f:
