@@ -66,7 +66,7 @@ struct HotReloadEndToEndTests {
     /// Once up, podagent gives back the pages of code and read-only data only start-up used, and again
     /// after the first reload and the first answer on each status path (see `StartupPages`), once each;
     /// what it needs again comes back: reloads and answers go on as before.
-    @Test func oneTimePagesAreGivenBackOnceEachAndWorkGoesOn() async throws {
+    @Test(.enabled(if: pagemapReadable)) func oneTimePagesAreGivenBackOnceEachAndWorkGoesOn() async throws {
         let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
         let volume = try Volume(dir.file("config"))
         let (agent, record, port) = try await startWatch(dir, volumes: [volume.path], extra: ["--debounce", "0", "--log-level", "debug"])

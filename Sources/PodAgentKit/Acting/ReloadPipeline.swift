@@ -162,7 +162,8 @@ public final class ReloadPipeline: Sendable {
     private let logger: Logger
     private let metrics: ReloadMetrics
     private let outcomeSink: AsyncStream<ReloadOutcome>.Continuation
-    /// Called each time the pipeline has run every trigger it had and goes idle (not at shutdown).
+    /// Called each time the pipeline has run every trigger it had and goes idle; not once shutdown has
+    /// begun (though `shutdown` does not wait for a call that started just before).
     private let becameIdle: (@Sendable () -> Void)?
 
     /// Every trigger's end, in order, for one consumer (tests, readiness, events). Buffers only the newest
@@ -257,16 +258,16 @@ public final class ReloadPipeline: Sendable {
     private func drain() async {
         while true {
             // Taking the last trigger and retiring the worker are one step: a `submit` after it starts a new one.
-            let taken = state.withLock { state -> Pending? in
+            let (taken, shutDown) = state.withLock { state -> (Pending?, Bool) in
                 guard let next = state.pending else {
                     state.worker = nil
-                    return nil
+                    return (nil, state.isShutDown)
                 }
                 state.pending = nil
-                return next
+                return (next, false)
             }
             guard let next = taken else {
-                becameIdle?()
+                if !shutDown { becameIdle?() }
                 return
             }
             let (trigger, announcement) = (next.trigger, next.announcement)

@@ -331,7 +331,7 @@ final class StatusRequestHandler: ChannelInboundHandler, RemovableChannelHandler
             written.whenComplete { _ in channel.close(promise: nil) }
         }
         if let route = response.route, let answered = routes.answered {
-            written.whenComplete { _ in answered(route) }
+            written.whenSuccess { answered(route) }
         }
     }
 }
