@@ -18,7 +18,7 @@ The volume writer below reproduces the kubelet's atomic writer step by step (pkg
 see ../shared/KUBELET.md §1) so the rename instant can be timestamped; podagent's own Swift writer is the one
 the test suite uses. Everything runs on 127.0.0.1 and in /dev/shm (secret volumes are tmpfs).
 """
-import argparse, os, random, selectors, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.request
+import argparse, os, random, selectors, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time, urllib.error, urllib.request
 
 CLK = time.perf_counter_ns
 
@@ -370,10 +370,14 @@ def run_tool(name, argv_for, receiver, args, status_port=None):
     # three times each, then updates and their reloads, then each path once more, as time goes by there.
     result["probed_rss_mb"] = "-"
     if status_port:
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never through http_proxy
         def probe(times):
             for _ in range(times):
                 for path in ("/healthz", "/readyz", "/metrics"):
-                    with urllib.request.urlopen(f"http://127.0.0.1:{status_port}{path}", timeout=5) as answer:
+                    try:
+                        with direct.open(f"http://127.0.0.1:{status_port}{path}", timeout=5) as answer:
+                            answer.read()
+                    except urllib.error.HTTPError as answer:  # a 503 from /readyz is an answer too
                         answer.read()
         probe(3)
         for _ in range(5):
