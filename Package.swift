@@ -29,10 +29,14 @@ let package = Package(
         ),
         // The Swift runtime's global-executor hook, reached through the linker (see main.swift).
         .target(name: "CExecutorHook", path: "Sources/CExecutorHook"),
+        // The loaded executable's and libraries' read-only segments, walked under the loader's lock
+        // (dl_iterate_phdr, which the Swift Glibc module does not import; see StartupPages.swift).
+        .target(name: "CLoadedObjects", path: "Sources/CLoadedObjects"),
         .target(
             name: "PodAgentKit",
             dependencies: [
                 "CInotifyTools",
+                "CLoadedObjects",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),

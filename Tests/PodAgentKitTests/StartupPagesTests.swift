@@ -6,91 +6,79 @@ import Testing
 /// `release()` gives back nothing, by design.
 let pagemapReadable = access("/proc/self/pagemap", R_OK) == 0
 
-/// `StartupPages.release()` in this very process, on real mappings: which pages it gives back, which it
-/// must keep, and that what it gave back reads the same afterwards. Serialized: each test calls
-/// `release()`, which acts on every mapping of the process, the other tests' too.
+/// `StartupPages` in this very process, on its real loaded objects: which segments it walks, which pages
+/// it gives back and which it must keep, and that what it gave back reads the same afterwards.
+/// Serialized: `release()` acts on the whole process, the other tests' mappings too.
 @Suite("start-up pages", .serialized)
 struct StartupPagesTests {
-    @Test func candidatesAreLoadedObjectsCodeAndReadOnlyData() {
-        let maps = """
-            55a5d4c99000-55a5d768f000 r--p 00000000 fe:00 1234     /usr/local/bin/podagent
-            55a5d768f000-55a5d8d64000 r-xp 029f6000 fe:00 1234     /usr/local/bin/podagent
-            55a5d8d64000-55a5d8e50000 r--p 04344000 fe:00 1234     /usr/local/bin/podagent
-            55a5d8e50000-55a5d8ee6000 rw-p 04430000 fe:00 1234     /usr/local/bin/podagent
-            7fb28e029000-7fb28e04f000 r--s 00000000 fe:00 99       /dev/shm/shared
-            7fb28e04f000-7fb28e1a5000 r-xp 00026000 fe:00 77       /usr/lib/x86_64-linux-gnu/libc.so.6
-            7fb28e1a5000-7fb28e1f8000 r--p 0017c000 fe:00 77       /usr/lib/x86_64-linux-gnu/libc.so.6
-            7fb28e1f8000-7fb28e1fc000 rw-p 001cf000 fe:00 77       /usr/lib/x86_64-linux-gnu/libc.so.6
-            7fb28e1fe000-7fb28e20b000 r--p 00000000 00:00 0
-            7ffdd15a5000-7ffdd15a7000 r-xp 00000000 00:00 0        [vdso]
-            7fb28e300000-7fb28e301000 r-xp 00000000 fe:00 88       /opt/lib with space/x.so
-            7fb28e301000-7fb28e302000 rw-p 00001000 fe:00 88       /opt/lib with space/x.so
-            7fb28e400000-7fb28e402000 r--p 00000000 fe:00 89       /usr/lib/being-loaded.so
-            7fb28e402000-7fb28e408000 ---p 00002000 fe:00 89       /usr/lib/being-loaded.so
-            7fb28e500000-7fb28e501000 r--p 00000000 fe:00 90       /tmp/old binary (deleted)
-            7fb28e501000-7fb28e502000 rw-p 00000000 fe:00 90       /tmp/old binary (deleted)
-            garbage line
-            """
-        let found = StartupPages.candidates(Array(maps.utf8))
-        #expect(found == [
-            .init(start: 0x55a5d4c99000, end: 0x55a5d768f000, path: "/usr/local/bin/podagent"),
-            .init(start: 0x55a5d768f000, end: 0x55a5d8d64000, path: "/usr/local/bin/podagent"),
-            .init(start: 0x55a5d8d64000, end: 0x55a5d8e50000, path: "/usr/local/bin/podagent"),
-            .init(start: 0x7fb28e04f000, end: 0x7fb28e1a5000, path: "/usr/lib/x86_64-linux-gnu/libc.so.6"),
-            .init(start: 0x7fb28e1a5000, end: 0x7fb28e1f8000, path: "/usr/lib/x86_64-linux-gnu/libc.so.6"),
-            .init(start: 0x7fb28e300000, end: 0x7fb28e301000, path: "/opt/lib with space/x.so"),
-            .init(start: 0x7fb28e500000, end: 0x7fb28e501000, path: "/tmp/old binary (deleted)"),
-        ])
+    /// The segments walked are mappings of files, never writable, and take in the code of the test
+    /// binary and of libc.
+    @Test func segmentsAreReadOnlyFileMappingsOfLoadedObjects() throws {
+        let segments = StartupPages.readOnlySegments()
+        let maps = try #require(readText("/proc/self/maps")).split(separator: "\n").compactMap(MapsLine.init)
+        try #require(!maps.isEmpty)
+        for segment in segments {
+            let covering = maps.filter { $0.range.overlaps(segment) }
+            #expect(!covering.isEmpty, "\(segment) is not mapped")
+            for line in covering {
+                #expect(line.perms.hasPrefix("r-") && line.perms.hasSuffix("p") && line.path.hasPrefix("/"),
+                        "\(segment) overlaps \(line.perms) \(line.path)")
+            }
+        }
+        let executable = try VolumeFS.readlink("/proc/self/exe")
+        for code in maps.filter({ $0.perms == "r-xp" && ($0.path == executable || $0.path.hasSuffix("/libc.so.6")) }) {
+            #expect(segments.contains { $0.contains(code.range.lowerBound) && $0.upperBound >= code.range.upperBound },
+                    "\(code.path)'s code is not among the segments")
+        }
     }
 
-    @Test func aTracedProcessGivesNothingBack() {
+    @Test func tracerPidIsRead() {
         #expect(!StartupPages.isTraced(status: Array("Name:\tpodagent\nTracerPid:\t0\nUid:\t0\n".utf8)))
         #expect(StartupPages.isTraced(status: Array("Name:\tpodagent\nTracerPid:\t4242\n".utf8)))
         #expect(StartupPages.isTraced(status: Array("Name:\tpodagent\n".utf8)))
         #expect(StartupPages.isTraced(status: nil))
     }
 
-    /// Part of this test binary's file mapped again, private, every page read, one page written (so the
-    /// process has its own copy of it, as of a relocated page or a breakpoint), then made executable and
-    /// read-only, like code: every page but the written one is given back, the written one keeps its
-    /// change, and the pages given back read as the file again.
-    @Test(.enabled(if: pagemapReadable)) func givesBackCodePagesAndKeepsChangedOnes() throws {
+    /// The test binary's first read-only segment (its ELF header and what follows), its pages read and
+    /// the first one changed (as a debugger's breakpoint changes a page: the process gets its own copy):
+    /// most pages are given back, the changed one keeps its change, and the rest read as before.
+    @Test(.enabled(if: pagemapReadable && !StartupPages.isTraced())) func givesBackSegmentPagesAndKeepsChangedOnes() throws {
         let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let pages = 32
-        let path = try VolumeFS.readlink("/proc/self/exe")
-        let fd = open(path, O_RDONLY)
-        try #require(fd >= 0)
-        defer { close(fd) }
-        var file = [UInt8](repeating: 0, count: pages * pageSize)
-        try #require(file.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) } == pages * pageSize)
-        let length = pages * pageSize
-        let base = try #require(mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0))
-        try #require(base != MAP_FAILED)
-        defer { munmap(base, length) }
-        let memory = base.assumingMemoryBound(to: UInt8.self)
-        var sum = 0
-        for page in 0..<pages { sum += Int(memory[page * pageSize]) }  // every page read: present, the file's
-        _ = sum
-        let changed = 5 * pageSize + 7
-        memory[changed] = ~file[changed]
-        try #require(mprotect(base, length, PROT_READ | PROT_EXEC) == 0)
-        let start = UInt(bitPattern: base)
-        try #require(residentPages(start, pages, pageSize).count == pages)
+        let executable = try VolumeFS.readlink("/proc/self/exe")
+        let maps = try #require(readText("/proc/self/maps")).split(separator: "\n").compactMap(MapsLine.init)
+        let header = try #require(maps.first { $0.path == executable && $0.offset == 0 }).range.lowerBound
+        let segment = try #require(StartupPages.readOnlySegments().first { $0.contains(header) })
+        // Its first 64 pages at most (the test binary's is megabytes; reading it all takes seconds here).
+        let pages = min(Int(segment.upperBound - segment.lowerBound) / pageSize, 64)
+        try #require(pages >= 8)
+        let memory = try #require(UnsafeMutablePointer<UInt8>(bitPattern: segment.lowerBound))
+        let before = (0..<pages * pageSize).map { memory[$0] }
+        // e_ident[15]: padding of the ELF identification, read by nobody.
+        try #require(mprotect(memory, pageSize, PROT_READ | PROT_WRITE) == 0)
+        memory[15] = ~before[15]
+        try #require(mprotect(memory, pageSize, PROT_READ) == 0)
+        defer {
+            _ = mprotect(memory, pageSize, PROT_READ | PROT_WRITE)
+            memory[15] = before[15]
+            _ = mprotect(memory, pageSize, PROT_READ)
+        }
+        try #require(residentPages(segment.lowerBound, pages, pageSize).count == pages)
 
         let released = StartupPages.release()
 
         #expect(released.bytes > 0)
-        #expect(residentPages(start, pages, pageSize) == [5], "only the changed page stays")
-        #expect(memory[changed] == ~file[changed], "the change is kept")
+        let resident = residentPages(segment.lowerBound, pages, pageSize)
+        #expect(resident.first == 0, "the changed page stays")
+        #expect(resident.count < pages / 2, "\(resident.count) of \(pages) pages still resident")
+        #expect(memory[15] == ~before[15], "the change is kept")
         var same = true
-        for offset in 0..<length where offset != changed { same = same && memory[offset] == file[offset] }
-        #expect(same, "the pages given back read as the file")
+        for offset in 0..<pages * pageSize where offset != 15 { same = same && memory[offset] == before[offset] }
+        #expect(same, "the pages given back read as before")
     }
 
-    /// A file mapped read-only without a writable mapping beside it (as a library `dlopen` is still
-    /// setting up in another thread is), and a writable mapping, are not touched at all, even their
-    /// pages that are the file's.
-    @Test(.enabled(if: pagemapReadable)) func filesWithoutDataAndWritableMappingsAreLeftAlone() throws {
+    /// A file mapped by podagent itself (not a loaded object), read-only or writable, is not touched,
+    /// even its pages that are the file's.
+    @Test(.enabled(if: pagemapReadable && !StartupPages.isTraced())) func otherFileMappingsAreLeftAlone() throws {
         let dir = TemporaryDirectory("startup-pages"); defer { dir.remove() }
         let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
         var mapped: [UnsafeMutableRawPointer] = []
@@ -107,11 +95,31 @@ struct StartupPagesTests {
             var sum = 0
             for page in 0..<8 { sum += Int(memory[page * pageSize]) }
             #expect(sum == 8 * Int(UInt8(ascii: "x")))
+            try #require(residentPages(UInt(bitPattern: base), 8, pageSize).count == 8)
         }
 
         _ = StartupPages.release()
 
         for base in mapped { #expect(residentPages(UInt(bitPattern: base), 8, pageSize).count == 8) }
+    }
+
+    /// A line of /proc/self/maps.
+    struct MapsLine {
+        var range: Range<UInt>
+        var perms: String
+        var offset: UInt
+        var path: String
+        init?(_ line: Substring) {
+            let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+            guard fields.count >= 5 else { return nil }
+            let bounds = fields[0].split(separator: "-")
+            guard bounds.count == 2, let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16),
+                  let offset = UInt(fields[2], radix: 16) else { return nil }
+            range = start..<end
+            perms = String(fields[1])
+            self.offset = offset
+            path = fields.count == 6 ? String(fields[5].drop { $0 == " " }) : ""
+        }
     }
 
     /// Which of `count` pages from `start` are present, from this process's pagemap.

@@ -1,3 +1,4 @@
+import CLoadedObjects
 import Logging
 import Synchronization
 
@@ -16,7 +17,7 @@ import Musl
 /// status path: metadata the runtime builds on first use, first connections). These pages count in the
 /// process's RSS and in the OOM killer's score. ``OneTimePages`` calls `release` after each of those.
 ///
-/// `release` unmaps (`MADV_DONTNEED`) every page of these mappings that is still exactly the file's,
+/// `release` unmaps (`MADV_DONTNEED`) every page of these segments that is still exactly the file's,
 /// used or not; what the steady state runs comes back at once with a minor fault, from the page cache,
 /// where the pages stay. What it does not lower: the page cache is charged to the pod's memory cgroup
 /// as before (the kubelet's working set hardly changes). What it costs: if memory pressure reclaims
@@ -24,82 +25,75 @@ import Musl
 /// network, with an image snapshotter that pulls lazily), where a mapped page would have been
 /// reclaimed a little later and read back the same way.
 ///
-/// What it leaves alone, so that nothing the process or the loader changed is lost:
-/// - pages the process has its own copy of: pagemap reports them anonymous (relocated pointers that
-///   are read-only after relocation, a debugger's breakpoint, a uprobe). Each run of pages is looked
-///   up again right before its `madvise`; a breakpoint or uprobe placed in those microseconds would be
-///   lost, so nothing is given back while a tracer is attached (`TracerPid`);
-/// - writable mappings;
-/// - files not yet (or never) mapped as a loaded ELF object is, with a writable data segment beside
-///   its read-only ones. `dlopen` in another thread (an NSS module for `getaddrinfo`) first maps a
-///   library's whole span with its first segment's protection, then the rest over it, the data
-///   segment last, and relocates that; only once the data segment is in place are the read-only
-///   mappings of the file final, never written by the loader again.
+/// What it looks at: the segments of the loaded executable and libraries that the loader maps from the
+/// file and never writes (`PT_LOAD` without `PF_W`; objects with text relocations left out), walked
+/// with `dl_iterate_phdr`. That lists an object only once all its segments are mapped, and holds the
+/// loader's lock against unloading while the pages are given back: a library `dlopen` is setting up in
+/// another thread (an NSS module for `getaddrinfo`) is never touched, nor is a range unmapped meanwhile.
+/// Other file mappings and all writable memory are left alone.
+///
+/// Of those segments, pages the process has its own copy of are kept: pagemap reports them anonymous (a
+/// debugger's breakpoint, a uprobe). Each run of pages is looked up again right before its `madvise`,
+/// and nothing is given back while a ptrace tracer is attached (`TracerPid`, read once before). That
+/// lowers the risk of dropping a breakpoint set at that very moment; it does not rule it out, nor for a
+/// uprobe or a write through /proc/PID/mem in those microseconds.
 /// Without a readable pagemap (not Linux, or a sandbox without it) nothing is given back.
 public enum StartupPages {
     /// What `release` gave back.
     public struct Released: Sendable, Equatable {
         /// Bytes unmapped.
         public var bytes: Int
-        /// Mappings they came from.
-        public var mappings: Int
+        /// Segments they came from.
+        public var segments: Int
     }
 
-    /// Unmaps the pages of code and read-only data of the loaded executable and libraries that are still
+    /// Unmaps the pages of the loaded executable's and libraries' never-written segments that are still
     /// the files' (see the type).
     public static func release() -> Released {
-        var released = Released(bytes: 0, mappings: 0)
-        guard !isTraced(), let maps = try? FileSystem.readFile("/proc/self/maps") else { return released }
+        guard !isTraced() else { return Released(bytes: 0, segments: 0) }
         let pagemap = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC)
-        guard pagemap >= 0 else { return released }
+        guard pagemap >= 0 else { return Released(bytes: 0, segments: 0) }
         defer { close(pagemap) }
-        let pageSize = sysconf(Int32(_SC_PAGESIZE))
-        guard pageSize > 0 else { return released }
-        for mapping in candidates(maps) {
-            guard let bytes = release(mapping, pagemap: pagemap, pageSize: pageSize) else {
-                return released  // pagemap unreadable: give back nothing more
-            }
-            if bytes > 0 {
-                released.bytes += bytes
-                released.mappings += 1
-            }
-        }
-        return released
+        let walk = UnsafeMutablePointer<Walk>.allocate(capacity: 1)
+        walk.initialize(to: Walk(pagemap: pagemap, pageSize: Int(sysconf(Int32(_SC_PAGESIZE)))))
+        defer { walk.deinitialize(count: 1); walk.deallocate() }
+        _ = podagent_each_readonly_segment(releaseSegment, walk)
+        return walk.pointee.released
     }
 
-    /// A line of `/proc/PID/maps`: a file mapped private and not writable.
-    struct Mapping: Equatable {
-        var start: UInt
-        var end: UInt
-        var path: String
+    /// What the segment walk carries through the C callback.
+    private struct Walk {
+        let pagemap: Int32
+        let pageSize: Int
+        var released = Released(bytes: 0, segments: 0)
+        var failed = false
     }
 
-    /// The mappings of `/proc/PID/maps` (`start-end perms offset dev inode path`, perms like `r-xp`)
-    /// that `release` may give back: private and not writable, of a file (a path that does not start
-    /// with `/` is a kernel region such as `[vdso]`) that also has a private writable mapping, as a
-    /// loaded executable or library has for its data.
-    static func candidates(_ maps: [UInt8]) -> [Mapping] {
-        var readOnly: [(mapping: Mapping, path: String)] = []
-        var hasData: Set<String> = []
-        for line in maps.split(separator: UInt8(ascii: "\n")) {
-            let fields = line.split(separator: UInt8(ascii: " "), maxSplits: 5, omittingEmptySubsequences: true)
-            guard fields.count == 6 else { continue }
-            let perms = Array(fields[1])
-            guard perms.count == 4, perms[0] == UInt8(ascii: "r"), perms[3] == UInt8(ascii: "p") else { continue }
-            let path = String(decoding: fields[5], as: UTF8.self).trimmingLeadingSpaces()
-            guard path.hasPrefix("/") else { continue }
-            if perms[1] == UInt8(ascii: "w") {
-                hasData.insert(path)
-                continue
-            }
-            let range = fields[0].split(separator: UInt8(ascii: "-"))
-            guard range.count == 2,
-                  let start = UInt(String(decoding: range[0], as: UTF8.self), radix: 16),
-                  let end = UInt(String(decoding: range[1], as: UTF8.self), radix: 16), end > start
-            else { continue }
-            readOnly.append((Mapping(start: start, end: end, path: path), path))
+    /// The C callback of `release`: gives back one segment's pages (runs inside `dl_iterate_phdr`).
+    private static let releaseSegment: @convention(c) (UnsafeMutableRawPointer?, UInt, UInt) -> Void = { context, start, end in
+        let walk = context!.assumingMemoryBound(to: Walk.self)
+        guard !walk.pointee.failed else { return }
+        guard let bytes = release(start, end, pagemap: walk.pointee.pagemap, pageSize: walk.pointee.pageSize) else {
+            walk.pointee.failed = true  // pagemap unreadable: give back nothing more
+            return
         }
-        return readOnly.filter { hasData.contains($0.path) }.map(\.mapping)
+        if bytes > 0 {
+            walk.pointee.released.bytes += bytes
+            walk.pointee.released.segments += 1
+        }
+    }
+
+    /// The page ranges `release` looks at: the loaded objects' never-written segments (see the type).
+    static func readOnlySegments() -> [Range<UInt>] {
+        let ranges = UnsafeMutablePointer<[Range<UInt>]>.allocate(capacity: 1)
+        ranges.initialize(to: [])
+        defer { ranges.deinitialize(count: 1); ranges.deallocate() }
+        _ = podagent_each_readonly_segment(collectSegment, ranges)
+        return ranges.pointee
+    }
+
+    private static let collectSegment: @convention(c) (UnsafeMutableRawPointer?, UInt, UInt) -> Void = { context, start, end in
+        context!.assumingMemoryBound(to: [Range<UInt>].self).pointee.append(start..<end)
     }
 
     /// Whether a debugger (or anything else using ptrace) is attached: `TracerPid:` in /proc/self/status
@@ -152,14 +146,15 @@ public enum StartupPages {
         }
     }
 
-    /// Gives back the runs of present file pages in one mapping, each looked up again right before its
-    /// `madvise`. Nil when its pagemap entries cannot be read.
-    private static func release(_ mapping: Mapping, pagemap: Int32, pageSize: Int) -> Int? {
-        guard let all = entries(pagemap, mapping.start, Int(mapping.end - mapping.start) / pageSize, pageSize: pageSize)
+    /// Gives back the runs of present file pages in [start, end), each looked up again right before its
+    /// `madvise`. Nil when the pagemap entries cannot be read.
+    private static func release(_ start: UInt, _ end: UInt, pagemap: Int32, pageSize: Int) -> Int? {
+        guard pageSize > 0, end > start,
+              let all = entries(pagemap, start, Int(end - start) / pageSize, pageSize: pageSize)
         else { return nil }
         var released = 0
         runs(all) { first, count in
-            let runStart = mapping.start + UInt(first * pageSize)
+            let runStart = start + UInt(first * pageSize)
             guard let now = entries(pagemap, runStart, count, pageSize: pageSize) else { return }
             runs(now) { offset, length in
                 let address = UnsafeMutableRawPointer(bitPattern: runStart + UInt(offset * pageSize))
@@ -172,8 +167,8 @@ public enum StartupPages {
 
 /// Gives back the pages of code and read-only data podagent is not using (see ``StartupPages``), once
 /// after each kind of work has run for the first time: start-up, the first reload, the first answer on
-/// each status path. Each `release` reads the process's maps and pagemap and takes ~0.6 ms, on the
-/// thread that finished the work (an event loop's for a status answer); five in a process's life.
+/// each status path. Each `release` walks the loaded objects and reads pagemap, ~0.6 ms, on the thread
+/// that finished the work (an event loop's for a status answer); five in a process's life.
 public final class OneTimePages: Sendable {
     private let done = Mutex<Set<String>>([])
     private let logger: Logger
@@ -188,14 +183,8 @@ public final class OneTimePages: Sendable {
         let started = ContinuousClock.now
         let released = StartupPages.release()
         logger.debug("one-time pages given back", metadata: [
-            "after": "\(kind)", "bytes": "\(released.bytes)", "mappings": "\(released.mappings)",
+            "after": "\(kind)", "bytes": "\(released.bytes)", "segments": "\(released.segments)",
             "took": "\((ContinuousClock.now - started).reloadText)",
         ])
-    }
-}
-
-extension String {
-    fileprivate func trimmingLeadingSpaces() -> String {
-        String(drop { $0 == " " })
     }
 }
