@@ -43,6 +43,18 @@ static int each_object(struct dl_phdr_info *info, size_t size, void *data) {
         // The pages the loader mapped from the file for this segment, as glibc rounds them.
         uintptr_t start = (info->dlpi_addr + ph->p_vaddr) & ~(walk->page - 1);
         uintptr_t end = (info->dlpi_addr + ph->p_vaddr + ph->p_filesz + walk->page - 1) & ~(walk->page - 1);
+        // Without a page of a writable segment: linked for smaller pages than the kernel's (or by a
+        // script that packs segments), a writable segment can share a page with this one, and wins it.
+        for (ElfW(Half) j = 0; j < info->dlpi_phnum; j++) {
+            const ElfW(Phdr) *w = &info->dlpi_phdr[j];
+            if (w->p_type != PT_LOAD || !(w->p_flags & PF_W)) continue;
+            uintptr_t wstart = (info->dlpi_addr + w->p_vaddr) & ~(walk->page - 1);
+            uintptr_t wend = (info->dlpi_addr + w->p_vaddr + w->p_memsz + walk->page - 1) & ~(walk->page - 1);
+            if (wend <= start || wstart >= end) continue;
+            if (wstart <= start) start = wend < end ? wend : end;
+            else end = wstart;
+        }
+        if (end <= start) continue;
         walk->visit(walk->context, start, end);
         walk->visited++;
     }

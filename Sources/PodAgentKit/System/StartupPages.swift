@@ -26,10 +26,11 @@ import Musl
 /// reclaimed a little later and read back the same way.
 ///
 /// What it looks at: the segments of the loaded executable and libraries that the loader maps from the
-/// file and never writes (`PT_LOAD` without `PF_W`; objects with text relocations left out), walked
-/// with `dl_iterate_phdr`. That lists an object only once all its segments are mapped, and holds the
-/// loader's lock against unloading while the pages are given back: a library `dlopen` is setting up in
-/// another thread (an NSS module for `getaddrinfo`) is never touched, nor is a range unmapped meanwhile.
+/// file and never writes (`PT_LOAD` without `PF_W`, less any page shared with a writable segment;
+/// objects with text relocations left out), walked with `dl_iterate_phdr`. That lists an object once
+/// all its segments are mapped — a library `dlopen` is still relocating in another thread (an NSS module
+/// for `getaddrinfo`) too, whose read-only segments relocation does not write — and holds the lock under
+/// which objects are removed before they are unmapped, so no range is unmapped or mapped over meanwhile.
 /// Other file mappings and all writable memory are left alone.
 ///
 /// Of those segments, pages the process has its own copy of are kept: pagemap reports them anonymous (a
@@ -45,6 +46,8 @@ public enum StartupPages {
         public var bytes: Int
         /// Segments they came from.
         public var segments: Int
+        /// The page ranges given back, in order (for tests).
+        var ranges: [Range<UInt>] = []
     }
 
     /// Unmaps the pages of the loaded executable's and libraries' never-written segments that are still
@@ -73,13 +76,14 @@ public enum StartupPages {
     private static let releaseSegment: @convention(c) (UnsafeMutableRawPointer?, UInt, UInt) -> Void = { context, start, end in
         let walk = context!.assumingMemoryBound(to: Walk.self)
         guard !walk.pointee.failed else { return }
-        guard let bytes = release(start, end, pagemap: walk.pointee.pagemap, pageSize: walk.pointee.pageSize) else {
+        guard let ranges = release(start, end, pagemap: walk.pointee.pagemap, pageSize: walk.pointee.pageSize) else {
             walk.pointee.failed = true  // pagemap unreadable: give back nothing more
             return
         }
-        if bytes > 0 {
-            walk.pointee.released.bytes += bytes
+        if !ranges.isEmpty {
+            walk.pointee.released.bytes += ranges.reduce(0) { $0 + Int($1.upperBound - $1.lowerBound) }
             walk.pointee.released.segments += 1
+            walk.pointee.released.ranges += ranges
         }
     }
 
@@ -147,18 +151,20 @@ public enum StartupPages {
     }
 
     /// Gives back the runs of present file pages in [start, end), each looked up again right before its
-    /// `madvise`. Nil when the pagemap entries cannot be read.
-    private static func release(_ start: UInt, _ end: UInt, pagemap: Int32, pageSize: Int) -> Int? {
+    /// `madvise`, and returns them. Nil when the pagemap entries cannot be read.
+    private static func release(_ start: UInt, _ end: UInt, pagemap: Int32, pageSize: Int) -> [Range<UInt>]? {
         guard pageSize > 0, end > start,
               let all = entries(pagemap, start, Int(end - start) / pageSize, pageSize: pageSize)
         else { return nil }
-        var released = 0
+        var released: [Range<UInt>] = []
         runs(all) { first, count in
             let runStart = start + UInt(first * pageSize)
             guard let now = entries(pagemap, runStart, count, pageSize: pageSize) else { return }
             runs(now) { offset, length in
-                let address = UnsafeMutableRawPointer(bitPattern: runStart + UInt(offset * pageSize))
-                if madvise(address, length * pageSize, MADV_DONTNEED) == 0 { released += length * pageSize }
+                let from = runStart + UInt(offset * pageSize)
+                if madvise(UnsafeMutableRawPointer(bitPattern: from), length * pageSize, MADV_DONTNEED) == 0 {
+                    released.append(from..<from + UInt(length * pageSize))
+                }
             }
         }
         return released
