@@ -37,7 +37,12 @@ static int each_object(struct dl_phdr_info *info, size_t size, void *data) {
         if (ph->p_type == PT_LOAD && walk->vdso >= start && walk->vdso < start + ph->p_memsz) return 0;
     }
     if (has_text_relocations(info)) return 0;
-    for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
+    // The ranges are found first and visited after: the program headers lie in the object's first
+    // page, which the first visit may give back, and reading them again would map it (and, by fault-
+    // around, its neighbours) straight back.
+    uintptr_t starts[64], ends[64];
+    int count = 0;
+    for (ElfW(Half) i = 0; i < info->dlpi_phnum && count < 64; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type != PT_LOAD || (ph->p_flags & PF_W) || ph->p_filesz == 0) continue;
         // The pages the loader mapped from the file for this segment, as glibc rounds them.
@@ -55,9 +60,12 @@ static int each_object(struct dl_phdr_info *info, size_t size, void *data) {
             else end = wstart;
         }
         if (end <= start) continue;
-        walk->visit(walk->context, start, end);
-        walk->visited++;
+        starts[count] = start;
+        ends[count] = end;
+        count++;
     }
+    for (int i = 0; i < count; i++) walk->visit(walk->context, starts[i], ends[i]);
+    walk->visited += count;
     return 0;
 }
 
