@@ -18,7 +18,7 @@ start=$(date +%s)
 #   functions the Swift compiler makes private), in one block of their own (scripts/layout.ld)
 #   instead of one next to each type's code all over the binary.
 # The same linker script keeps .rodata read-only (scripts/layout.ld), so that the pages of it only start-up
-# read can be given back once podagent is up (Sources/PodAgentKit/System/StartupPages.swift).
+# read can be given back once podagent is up (Sources/PodAgentKit/Reload/StartupPages.swift).
 sections=(-Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections)
 layout=("${sections[@]}" -Xlinker -T -Xlinker "$PWD/scripts/layout.ld")
 # Without the file (a trimmed copy of the sources) the build is the same, only laid out as the linker likes.

@@ -223,6 +223,8 @@ struct ProcessSecurityStatus: Equatable {
     var noNewPrivs: Bool?
     var seccomp: Int64?
     var seccompFilters: Int64?
+    /// `TracerPid`: the process tracing this one with ptrace, 0 for none.
+    var tracerPid: Int64?
 
     /// Reads `Name:\tvalue` lines; fields it does not know or cannot parse stay nil (older kernels lack
     /// `NoNewPrivs`, `Seccomp_filters` and `CapAmb`).
@@ -240,6 +242,7 @@ struct ProcessSecurityStatus: Equatable {
             case "NoNewPrivs": noNewPrivs = values.first.flatMap { Int($0) }.map { $0 != 0 }
             case "Seccomp": seccomp = values.first.flatMap { Int64($0) }
             case "Seccomp_filters": seccompFilters = values.first.flatMap { Int64($0) }
+            case "TracerPid": tracerPid = values.first.flatMap { Int64($0) }
             default:
                 if let set = CapabilitySet.allCases.first(where: { $0.field == name }), let mask = values.first.flatMap({ UInt64($0, radix: 16) }) {
                     capabilities[set] = mask

@@ -107,12 +107,9 @@ public enum StartupPages {
     }
 
     static func isTraced(status: [UInt8]?) -> Bool {
-        guard let status else { return true }
-        for line in status.split(separator: UInt8(ascii: "\n")) where line.starts(with: Array("TracerPid:".utf8)) {
-            let value = String(decoding: line.dropFirst("TracerPid:".utf8.count), as: UTF8.self)
-            return value.drop { $0 == " " || $0 == "\t" } != "0"
-        }
-        return true
+        guard let status, let tracer = ProcessSecurityStatus(status: String(decoding: status, as: UTF8.self)).tracerPid
+        else { return true }
+        return tracer != 0
     }
 
     /// Bit 63 of a pagemap entry: the page is present. Bit 61: it is a file page (or shared anonymous,
