@@ -1,12 +1,25 @@
 #!/usr/bin/env python3
 """Runs podagent under callgrind in the two shapes a pod runs it — `watch` (sidecar) and `run`
 (entrypoint) — through start-up, four kubelet-exact updates with a check and reloads, a scrape of
-/metrics and the probes, and SIGTERM, and prints the functions that ran, one per line: first those that
-ran after start-up (the steady state), then those that ran only during start-up, then only at shutdown.
+/metrics and the probes, and SIGTERM, and prints the order file for the linker: one symbol per code
+section that ran, first the sections that ran after start-up (the steady state), then those that ran only
+during start-up, then only at shutdown.
 
-Used by scripts/order-file.sh. Usage: order-profile.py PODAGENT_WITH_SYMBOLS OUT_DIR
+What ran is taken by instruction address, not by function name, and placed by input section, from the
+link map of the profiled binary:
+- a name can stand for many sections: the compiler's local helpers (`objectdestroyTm`,
+  `__swift_destroy_boxed_opaque_existential_0Tm`, ...) have the same name in hundreds of objects, and
+  the linker moves every section that defines a name the file lists. Listed by name, one such helper
+  that ran pulled 2.6 MB of Foundation's, RegexParser's and StringProcessing's code (whole objects
+  built without function sections) into the middle of the steady state's code;
+- such objects' code is one section each, which no order splits: the ones the steady state runs in
+  (the standard library's 1.6 MB `Swift.o`, Concurrency) come after the small sections, so that those lie
+  together in as few 64 KiB blocks as possible.
+
+Used by scripts/order-file.sh. Usage: order-profile.py PODAGENT_WITH_SYMBOLS OUT_DIR LINK_MAP LINKER_SCRIPT_OUT > ORDER_FILE
 """
-import os, re, signal, subprocess, sys, tempfile, threading, time, urllib.request, http.server
+import bisect, collections, os, re, signal, subprocess, sys, tempfile, threading, time, urllib.request
+import http.server
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
 from reload_bench import KubeletVolume  # noqa: E402  the kubelet's atomic writer, step by step
@@ -35,14 +48,57 @@ def listening_port(log_path):
     return None
 
 
-def ran(path):
-    """The functions a callgrind output file has costs for."""
-    names = set()
+POSITION = re.compile(r"^(0x[0-9a-f]+|[+-][0-9]+|\*)")
+
+
+def ran(path, binary):
+    """The instructions a callgrind output file (--dump-instr=yes) has costs for, in two parts: those
+    valgrind places in the binary, and those it places in no object ("???"): code in the sections the
+    linker scripts add (.text.unnamed, .text.helpers), which valgrind does not take for the binary's.
+    Each part as the instructions' addresses and, per function block, its name and first address. A cost
+    line starts with its instruction's address: absolute (0x...), relative to the previous one (+N, -N)
+    or the same (*). The first part's addresses are the binary's own; the second's are where valgrind
+    loaded it (see load_bias)."""
+    parts = {True: (set(), []), False: (set(), [])}
+    address, part, function = 0, None, None
     with open(path) as data:
         for line in data:
+            if line.startswith("ob="):
+                name = line[3:].strip()
+                part = parts[True] if name == binary else parts[False] if name == "???" else None
+                continue
             if line.startswith("fn="):
-                names.add(line[3:].rstrip("\n").split("'")[0])  # 'N marks a recursion cycle
-    return names
+                function = line[3:].rstrip("\n").split("'")[0]  # 'N marks a recursion cycle
+                continue
+            match = POSITION.match(line)
+            if not match:
+                continue
+            token = match.group(1)
+            if token.startswith("0x"):
+                address = int(token, 16)
+            elif token[0] == "+":
+                address += int(token[1:])
+            elif token[0] == "-":
+                address -= int(token[1:])
+            if part is not None:
+                part[0].add(address)
+                if function is not None:
+                    part[1].append((function, address))
+                    function = None
+    return parts[True], parts[False]
+
+
+def load_bias(blocks, where):
+    """The commonest difference between a function block's first address in the profile and an address
+    the link map gives its name: 0 for what valgrind places in the binary, where it loaded the binary
+    (0x108000) for what it places in no object."""
+    differences = collections.Counter()
+    for function, address in blocks:
+        for defined_at in where.get(function, ()):
+            differences[address - defined_at] += 1
+    if not differences:
+        sys.exit("order-profile: no function of the profile is in the link map")
+    return differences.most_common(1)[0][0]
 
 
 def profile(binary, mode, out_dir, webhook):
@@ -57,7 +113,7 @@ def profile(binary, mode, out_dir, webhook):
         args = ["run"] + common + ["--", sys.executable, "-c", app]
     out = os.path.join(out_dir, f"callgrind.{mode}")
     with open(os.path.join(out_dir, f"{mode}.log"), "w") as log:
-        agent = subprocess.Popen(["valgrind", "--tool=callgrind", "--dump-instr=no", "--demangle=no",
+        agent = subprocess.Popen(["valgrind", "--tool=callgrind", "--dump-instr=yes", "--demangle=no",
                                   "--compress-strings=no", f"--callgrind-out-file={out}", binary] + args,
                                  stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.time() + 120
@@ -88,25 +144,129 @@ def profile(binary, mode, out_dir, webhook):
         agent.wait(120)
     subprocess.run(["rm", "-rf", root])
     # callgrind writes a part per dump (OUT.1, OUT.2) and the rest at exit (OUT).
-    return ran(out + ".1"), ran(out + ".2"), ran(out)
+    return ran(out + ".1", binary), ran(out + ".2", binary), ran(out, binary)
+
+
+def is_code(output):
+    """.text and the sections the linker scripts make of it (.text.unnamed, .text.helpers)."""
+    return output is not None and (output == ".text" or output.startswith(".text."))
+
+
+def code_sections(link_map):
+    """The input sections of the code output sections in an lld link map (-Map), in address order, each
+    as [address, size, name, symbols]; how many times each symbol name is defined in the map; and the
+    addresses of each code symbol."""
+    sections, output, defined, where = [], None, collections.Counter(), collections.defaultdict(list)
+    line_format = re.compile(r"^ *([0-9a-f]+) +[0-9a-f]+ +([0-9a-f]+) +[0-9]+ (.*)$")
+    with open(link_map) as data:
+        for line in data:
+            match = line_format.match(line.rstrip("\n"))
+            if not match:
+                continue
+            address, size, rest = int(match.group(1), 16), int(match.group(2), 16), match.group(3)
+            depth = len(rest) - len(rest.lstrip(" "))
+            if depth == 0:
+                output = rest
+            elif depth == 16:
+                defined[rest.strip()] += 1
+                if is_code(output) and sections:
+                    sections[-1][3].append(rest.strip())
+                    where[rest.strip()].append(address)
+            elif depth == 8 and is_code(output):
+                sections.append([address, size, rest.strip(), []])
+    sections.sort()
+    return sections, defined, where
+
+
+SCRIPT_HEAD = """/* Generated by scripts/order-file.sh; linked into the release build (scripts/release-build.sh).
+
+   The code sections that ran on a reload, a probe or at start-up but define no name of their own: the
+   compiler's local helpers (objectdestroyTm, __swift_destroy_boxed_opaque_existential_0Tm, merged
+   functions, partial-apply forwarders), whose names recur in hundreds of objects. The order file cannot
+   name them without moving every other section of that name, so they are placed here, by file, in the
+   order they ran: steady state first. */
+SECTIONS {
+  .text.helpers : {
+"""
+SCRIPT_TAIL = """  }
+} INSERT BEFORE .text;
+"""
+
+# Sections larger than this are whole objects built without function sections (the Swift runtime's,
+# Foundation's, llhttp's parser): placed after the small ones, and never moved by a name they share.
+WHOLE_OBJECT = 16 * 1024
+
+
+def linker_script_input(section):
+    """How a linker script names one input section of the map: `*/NIOCore.build/EventLoopFuture.swift.o
+    (.text.objectdestroyTm)`, or `*libgcc.a:_umoddi3.o(.text)` for an archive's member. The file's own
+    directory is kept (object names repeat across modules), the rest of the path is not (a clone's
+    checkout lies elsewhere)."""
+    path, name = section.rsplit(":(", 1)
+    archive = re.match(r"^(.*)\((.*)\)$", path)
+    if archive:
+        return f"*{os.path.basename(archive.group(1))}:{archive.group(2)}({name}"
+    return f"*/{'/'.join(path.split('/')[-2:])}({name}"
+
+
+def order(sections, defined, phases):
+    """The sections that ran, by phase; within the steady state, small sections first (in the order they
+    lie in now, which keeps a file's functions together), then the large ones by the share of their
+    pages that ran. Returns the symbols for the order file, one per section that has a name no other
+    section has, and the sections that have none (the compiler's local helpers), for a linker script."""
+    starts = [section[0] for section in sections]
+
+    def touched(addresses):
+        pages = collections.defaultdict(set)
+        for address in addresses:
+            index = bisect.bisect_right(starts, address) - 1
+            if index >= 0 and address < sections[index][0] + sections[index][1]:
+                pages[index].add((address - sections[index][0]) // 4096)
+        return pages
+
+    placed, names, unnamed = set(), [], []
+    for addresses in phases:
+        pages = touched(addresses)
+        ran = [index for index in pages if index not in placed]
+        small = sorted(index for index in ran if sections[index][1] <= WHOLE_OBJECT)
+        large = sorted((index for index in ran if sections[index][1] > WHOLE_OBJECT),
+                       key=lambda index: -len(pages[index]) * 4096 / sections[index][1])
+        for index in small + large:
+            placed.add(index)
+            unique = [symbol for symbol in sections[index][3] if defined[symbol] == 1]
+            if unique:
+                names.append(unique[0])
+            elif sections[index][1] <= WHOLE_OBJECT:
+                unnamed.append(linker_script_input(sections[index][2]))
+    return names, unnamed
 
 
 def main():
-    binary, out_dir = sys.argv[1], sys.argv[2]
+    binary, out_dir, link_map, script = os.path.abspath(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     webhook = f"http://127.0.0.1:{server.server_port}/reload"
     watch = profile(binary, "watch", out_dir, webhook)
     run = profile(binary, "run", out_dir, webhook)
-    # What a running podagent does again and again first, then start-up, then shutdown; within each, what
-    # both shapes run first. A reload's code then lies in few pages, and start-up's in blocks of their own
-    # that nothing touches again (which the kernel can take back first when memory is short).
+    # What a running podagent does again and again first, then start-up, then shutdown. A reload's code
+    # then lies in few pages, and start-up's in blocks of their own that nothing touches again (which the
+    # kernel can take back first when memory is short, and podagent gives back once it is up).
+    sections, defined, where = code_sections(link_map)
+    known = [block for phase in watch + run for block in phase[0][1]]
+    unknown = [block for phase in watch + run for block in phase[1][1]]
+    bias, unplaced_bias = load_bias(known, where), load_bias(unknown, where)
+    print(f"order-profile: addresses off by {bias:#x} in the binary, {unplaced_bias:#x} outside it",
+          file=sys.stderr)
+    watch, run = ([{address - bias for address in phase[0][0]} | {address - unplaced_bias for address in phase[1][0]}
+                   for phase in shape] for shape in (watch, run))
     steady = watch[1] | run[1]
     startup = (watch[0] | run[0]) - steady
     shutdown = (watch[2] | run[2]) - steady - startup
-    for group, both in ((steady, watch[1] & run[1]), (startup, watch[0] & run[0]), (shutdown, watch[2] & run[2])):
-        for name in sorted(group & both) + sorted(group - both):
-            print(name)
+    names, unnamed = order(sections, defined, (steady, startup, shutdown))
+    for symbol in names:
+        print(symbol)
+    with open(script, "w") as out:
+        out.write(SCRIPT_HEAD + "".join(f"    {section}\n" for section in unnamed) + SCRIPT_TAIL)
 
 
 if __name__ == "__main__":

@@ -20,12 +20,24 @@ start=$(date +%s)
 # The same linker script keeps .rodata read-only (scripts/layout.ld), so that the pages of it only start-up
 # read can be given back once podagent is up (Sources/PodAgentKit/Reload/StartupPages.swift).
 sections=(-Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections)
-layout=("${sections[@]}" -Xlinker -T -Xlinker "$PWD/scripts/layout.ld")
+layout=("${sections[@]}")
 # Without the file (a trimmed copy of the sources) the build is the same, only laid out as the linker likes.
 if [ -f scripts/podagent.order ]; then
   layout+=(-Xlinker "--symbol-ordering-file=$PWD/scripts/podagent.order" -Xlinker --no-warn-symbol-ordering)
+  # What the order file cannot name (local helpers whose names recur in many objects, functions without a
+  # symbol), placed by file. Before layout.ld, so that its sections take precedence over layout.ld's
+  # catch-all for unnamed functions.
+  if [ -f scripts/podagent-helpers.ld ]; then
+    layout+=(-Xlinker -T -Xlinker "$PWD/scripts/podagent-helpers.ld")
+  fi
 else
   echo "release-build: no scripts/podagent.order; functions are not grouped (idle RSS several MB higher)" >&2
+fi
+layout+=(-Xlinker -T -Xlinker "$PWD/scripts/layout.ld")
+# scripts/order-file.sh reads where each section went from the link map (names as the symbol table has them).
+if [ -n "${PODAGENT_LINK_MAP:-}" ]; then
+  layout+=(-Xlinker "-Map=$PODAGENT_LINK_MAP" -Xlinker --no-demangle)
+  rm -f "$(swift build -c release --static-swift-stdlib --scratch-path .build-release --show-bin-path)/podagent"
 fi
 # libstdc++ (which the Swift runtime needs) linked statically: only the few functions used end up in the
 # binary, instead of the whole shared library mapped (~1.1 MB of idle RSS). The linker looks for
@@ -50,7 +62,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "${sections[*]}" ]; then
 fi
 bin=$(swift build -c release --static-swift-stdlib --scratch-path .build-release --show-bin-path)/podagent
 # Nor does the build notice that the order file or the linker script changed: link again when they did.
-for input in scripts/podagent.order scripts/layout.ld; do
+for input in scripts/podagent.order scripts/podagent-helpers.ld scripts/layout.ld; do
   if [ -f "$input" ] && [ "$input" -nt "$bin" ]; then rm -f "$bin"; fi
 done
 swift build -c release --static-swift-stdlib --scratch-path .build-release --product podagent "${layout[@]}" >&2
