@@ -32,11 +32,14 @@ let package = Package(
         // The loaded executable's and libraries' read-only segments, walked under the loader's lock
         // (dl_iterate_phdr, which the Swift Glibc module does not import; see StartupPages.swift).
         .target(name: "CLoadedObjects", path: "Sources/CLoadedObjects"),
+        // glibc's malloc controls (malloc.h, which the Swift Glibc module does not import).
+        .target(name: "CMalloc", path: "Sources/CMalloc"),
         .target(
             name: "PodAgentKit",
             dependencies: [
                 "CInotifyTools",
                 "CLoadedObjects",
+                "CMalloc",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -59,6 +62,7 @@ let package = Package(
             dependencies: [
                 "PodAgentKit",
                 "CExecutorHook",
+                "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

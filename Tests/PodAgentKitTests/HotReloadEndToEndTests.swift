@@ -100,6 +100,44 @@ struct HotReloadEndToEndTests {
         #expect(await agent.stop() == .exited(0))
     }
 
+    /// glibc's arenas for threads other than the main one: a mapping that starts on a 64 MiB boundary
+    /// (HEAP_MAX_SIZE), read-write, followed by its inaccessible reserve up to the next boundary.
+    static func mallocArenas(pid: Int32) -> [String] {
+        let maps = (readText("/proc/\(pid)/maps") ?? "").split(separator: "\n").map { String($0) }
+        let heapMax: UInt64 = 64 << 20
+        func range(_ line: String) -> (UInt64, UInt64)? {
+            let bounds = line.prefix { $0 != " " }.split(separator: "-")
+            guard bounds.count == 2, let start = UInt64(bounds[0], radix: 16), let end = UInt64(bounds[1], radix: 16) else { return nil }
+            return (start, end)
+        }
+        var arenas: [String] = []
+        for (index, line) in maps.enumerated() where index + 1 < maps.count {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            let next = maps[index + 1].split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count == 5, next.count == 5, fields[1] == "rw-p", next[1] == "---p",
+                  let (start, end) = range(line), let (nextStart, nextEnd) = range(maps[index + 1]),
+                  start % heapMax == 0, nextStart == end, nextEnd == start + heapMax else { continue }
+            arenas.append(line)
+        }
+        return arenas
+    }
+
+    @Test func allThreadsAllocateFromOneHeap() async throws {
+        let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
+        let volume = try Volume(dir.file("config"))
+        let (agent, record, port) = try await startWatch(dir, volumes: [volume.path], extra: ["--debounce", "0"])
+        // The event loop, the inotify reader and the threads that wait for the --exec children have run.
+        for i in 1...3 {
+            try volume.set("v\(i)")
+            #expect(await eventually { lines(record).count == i }, "reload \(i) missing: \(agent.log)")
+        }
+        #expect(await scrape(port).contains("podagent_reloads_total"))
+        let maps = readText("/proc/\(agent.process.pid)/maps") ?? ""
+        #expect(maps.contains("[heap]"), "not podagent's maps: \(maps)")
+        #expect(Self.mallocArenas(pid: agent.process.pid) == [], "\(maps)")
+        #expect(await agent.stop() == .exited(0))
+    }
+
     @Test func finalStateIsAlwaysReloadedAfterABurst() async throws {
         let dir = TemporaryDirectory("e2e"); defer { dir.remove() }
         let volume = try Volume(dir.file("config"))

@@ -1,4 +1,5 @@
 import CLoadedObjects
+import CMalloc
 import Logging
 import Synchronization
 
@@ -185,6 +186,7 @@ public final class OneTimePages: Sendable {
         guard done.withLock({ $0.insert(kind).inserted }) else { return }
         let started = ContinuousClock.now
         let released = StartupPages.release()
+        podagent_malloc_trim()
         logger.debug("one-time pages given back", metadata: [
             "after": "\(kind)", "bytes": "\(released.bytes)", "segments": "\(released.segments)",
             "took": "\((ContinuousClock.now - started).reloadText)",
