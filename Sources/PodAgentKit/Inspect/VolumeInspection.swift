@@ -18,7 +18,6 @@
 // Content digests are only computed where the kubelet path itself says configMap or downwardAPI:
 // a kind guessed from content could be a secret, and a secret's digest is secret material.
 
-import Crypto
 
 #if canImport(Glibc)
 import Glibc

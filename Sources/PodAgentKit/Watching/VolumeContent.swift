@@ -5,7 +5,6 @@
 // bytes count: a new generation with the same bytes, a chmod/chown storm from fsGroup, or a writer
 // that rewrites a file unchanged all hash the same and so change nothing.
 
-import Crypto
 import Glibc
 
 /// The content of one watched directory: the SHA-256 of every file, by path.
