@@ -10,7 +10,7 @@
 
 FROM swift:6.3-bookworm AS build
 RUN apt-get update -qq \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libinotifytools0-dev binutils >/dev/null \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libinotifytools0-dev libyaml-dev binutils >/dev/null \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./

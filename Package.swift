@@ -11,7 +11,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
@@ -27,6 +26,8 @@ let package = Package(
             path: "Sources/CInotifyTools"
         ),
         // The Swift runtime's global-executor hook, reached through the linker (see main.swift).
+        // libyaml (Debian libyaml-dev), the YAML parser of `simulate`'s manifests; linked statically.
+        .systemLibrary(name: "CYAML", path: "Sources/CYAML"),
         .target(name: "CExecutorHook", path: "Sources/CExecutorHook"),
         // The loaded executable's and libraries' read-only segments, walked under the loader's lock
         // (dl_iterate_phdr, which the Swift Glibc module does not import; see StartupPages.swift).
@@ -37,10 +38,10 @@ let package = Package(
             name: "PodAgentKit",
             dependencies: [
                 "CInotifyTools",
+                "CYAML",
                 "CLoadedObjects",
                 "CMalloc",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -53,7 +54,7 @@ let package = Package(
                 .product(name: "Mustache", package: "swift-mustache"),
             ],
             swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")],
-            linkerSettings: [.linkedLibrary(":libinotifytools.a")]
+            linkerSettings: [.linkedLibrary(":libinotifytools.a"), .linkedLibrary(":libyaml.a")]
         ),
         .executableTarget(
             name: "podagent",

@@ -7,7 +7,7 @@ if [ "${1:-}" = "--only" ]; then
   shift
   packages=("$@")
 else
-  packages=(libinotifytools0-dev inotify-tools openssl nginx-light curl util-linux python3 python3-venv "$@")
+  packages=(libinotifytools0-dev libyaml-dev inotify-tools openssl nginx-light curl util-linux python3 python3-venv "$@")
 fi
 missing=()
 for p in "${packages[@]}"; do

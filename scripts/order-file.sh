@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
-scripts/install-deps.sh --only libinotifytools0-dev binutils valgrind python3 >&2
+scripts/install-deps.sh --only libinotifytools0-dev libyaml-dev binutils valgrind python3 >&2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # Built exactly as the release is (the same sections, the same static libstdc++), so the names match.

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
 out=${1:-dist/podagent}
-scripts/install-deps.sh --only libinotifytools0-dev binutils >&2
+scripts/install-deps.sh --only libinotifytools0-dev libyaml-dev binutils >&2
 start=$(date +%s)
 # The binary's layout decides how much of it stays resident: code is mapped in blocks of 64 KiB or more,
 # so one function run in a block keeps the whole block. Three things keep the blocks few (with the static

@@ -1,5 +1,3 @@
-import Yams
-
 /// A problem in a manifest, located by file and field path (`spec.containers[0].env[2].valueFrom`).
 public struct ManifestError: Error, CustomStringConvertible, Sendable, Equatable {
     public var file: String
@@ -22,11 +20,11 @@ public struct ManifestError: Error, CustomStringConvertible, Sendable, Equatable
 /// (sigs.k8s.io/yaml, YAML 1.1 rules): `yes`, `on`, `123` are not strings, and a string field holding one
 /// is rejected, as `kubectl apply` would reject it.
 struct ManifestNode {
-    let node: Node
+    let node: YAMLNode
     let file: String
     let path: String
 
-    init(_ node: Node, file: String, path: String = "") {
+    init(_ node: YAMLNode, file: String, path: String = "") {
         self.node = node
         self.file = file
         self.path = path
@@ -122,7 +120,6 @@ struct ManifestNode {
         switch node {
         case .mapping: return "a mapping"
         case .sequence: return "a list"
-        case .alias: return "an alias"
         case .scalar(let s):
             if s.style == .plain, let kind = Self.nonStringKind(s.string) { return "the \(kind) \(s.string)" }
             return "the string \"\(s.string)\""

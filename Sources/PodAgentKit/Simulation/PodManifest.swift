@@ -1,5 +1,3 @@
-import Yams
-
 /// A ConfigMap or Secret as the kubelet's managers return it: Secret `stringData` already merged into
 /// `data`, `binaryData` and base64 decoded.
 public struct ConfigObject: Sendable {
@@ -36,12 +34,9 @@ public struct ManifestSet: Sendable {
         var objects: [ConfigObject] = []
         for file in [podFile] + objectFiles where file != "" {
             let text = try readTextFile(file)
-            var documents: [Node] = []
+            let documents: [YAMLNode]
             do {
-                // YamlSequence stops at a parse error and keeps it in `error` instead of throwing.
-                var sequence = try Yams.compose_all(yaml: text)
-                while let document = sequence.next() { documents.append(document) }
-                if let error = sequence.error { throw error }
+                documents = try YAMLDocuments.parse(text)
             } catch {
                 throw ManifestError(file: file, fieldPath: "", message: "invalid YAML: \(error)")
             }

@@ -103,15 +103,15 @@ enum DeterministicName {
         return h
     }
 
-    /// A hash of the node's content only (`String(describing:)` of a Yams node is not stable from one
+    /// A hash of the node's content only (`String(describing:)` of a YAML node is not stable from one
     /// run to the next, which gave a Deployment's pod a new name, and a new generation, on every rerun).
-    static func hash(_ node: Yams.Node) -> UInt64 {
+    static func hash(_ node: YAMLNode) -> UInt64 {
         var text = ""
         canonical(node, into: &text)
         return fnv1a64(text.utf8)
     }
 
-    private static func canonical(_ node: Yams.Node, into text: inout String) {
+    private static func canonical(_ node: YAMLNode, into text: inout String) {
         switch node {
         case .scalar(let scalar):
             text += "s\(scalar.string.utf8.count):\(scalar.string)"
@@ -126,8 +126,6 @@ enum DeterministicName {
             text += "["
             for item in sequence { canonical(item, into: &text) }
             text += "]"
-        case .alias:
-            text += "*"
         }
     }
 
@@ -160,5 +158,3 @@ enum DeterministicName {
         return "\(hex(a >> 32, 8))-\(hex(timeMid, 4))-\(hex(version, 4))-\(hex(variant, 4))-\(hex(b & 0xffff_ffff_ffff, 12))"
     }
 }
-
-import Yams

@@ -1,0 +1,65 @@
+import Testing
+
+@testable import PodAgentKit
+
+@Suite struct YAMLDocumentTests {
+    /// A compact, comparable rendering: scalars with their style's mark, mappings in order.
+    static func show(_ node: YAMLNode) -> String {
+        switch node {
+        case .scalar(let s):
+            let mark = switch s.style {
+            case .plain: ""
+            case .singleQuoted: "'"
+            case .doubleQuoted: "\""
+            case .literal: "|"
+            case .folded: ">"
+            }
+            return mark + s.string
+        case .mapping(let pairs): return "{" + pairs.map { show($0.key) + ":" + show($0.value) }.joined(separator: ",") + "}"
+        case .sequence(let items): return "[" + items.map(show).joined(separator: ",") + "]"
+        }
+    }
+
+    static func shown(_ text: String) throws -> [String] { try YAMLDocuments.parse(text).map(show) }
+
+    @Test func scalarsKeepTheirTextAndStyle() throws {
+        let text = "a: 1\nb: '2'\nc: \"x\\ty\"\nd: |\n  line\ne: >\n  folded\n  text\nf:\ng: ~\n"
+        #expect(try Self.shown(text) == ["{a:1,b:'2,c:\"x\ty,d:|line\n,e:>folded text\n,f:,g:~}"])
+    }
+
+    @Test func mappingsKeepOrderAndRepeatedKeys() throws {
+        #expect(try Self.shown("z: 1\na: 2\nz: 3\n") == ["{z:1,a:2,z:3}"])
+    }
+
+    @Test func aliasesAreTheNodeTheirAnchorNames() throws {
+        let text = "base: &b {image: nginx, ports: [80]}\ncopy: *b\nlist: &l [a, *b]\nagain: *l\n"
+        #expect(try Self.shown(text) == ["{base:{image:nginx,ports:[80]},copy:{image:nginx,ports:[80]},"
+            + "list:[a,{image:nginx,ports:[80]}],again:[a,{image:nginx,ports:[80]}]}"])
+    }
+
+    @Test func documentsOfAStream() throws {
+        #expect(try Self.shown("") == [])
+        #expect(try Self.shown("a: 1\n---\n- x\n---\n...\n") == ["{a:1}", "[x]", ""])
+        // Anchors belong to their document.
+        #expect(throws: YAMLError.self) { try YAMLDocuments.parse("a: &x 1\n---\nb: *x\n") }
+    }
+
+    @Test func errorsSayWhereAndWhat() throws {
+        do {
+            _ = try YAMLDocuments.parse("kind: Pod\nmetadata: {name: [unclosed\n")
+            Issue.record("parsed")
+        } catch {
+            #expect(error.line == 3, "\(error)")
+            #expect(error.description.contains("line 3"), "\(error)")
+            #expect(error.description.contains("flow"), "\(error)")
+        }
+        do {
+            _ = try YAMLDocuments.parse("a: 1\nb: *missing\n")
+            Issue.record("parsed")
+        } catch {
+            #expect(error.description == "line 2, column 4: found undefined alias *missing")
+        }
+        #expect(throws: YAMLError.self) { try YAMLDocuments.parse("a: b: c\n") }
+        #expect(throws: YAMLError.self) { try YAMLDocuments.parse("key: \"unterminated\n") }
+    }
+}
