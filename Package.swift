@@ -16,7 +16,6 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
-        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // libinotifytools (Debian libinotifytools0-dev), imported through a module map and a shim
@@ -29,6 +28,10 @@ let package = Package(
         // libyaml (Debian libyaml-dev), the YAML parser of `simulate`'s manifests; linked statically.
         .systemLibrary(name: "CYAML", path: "Sources/CYAML"),
         .target(name: "CExecutorHook", path: "Sources/CExecutorHook"),
+        // hummingbird-project/swift-mustache 2.1.1 (Apache-2.0, LICENSE.txt), copied in with the changes
+        // listed in Sources/Mustache/CHANGES.md: the package imports full Foundation for a lock and its
+        // file-system loading, which podagent does not use.
+        .target(name: "Mustache", path: "Sources/Mustache", exclude: ["LICENSE.txt", "CHANGES.md"]),
         // The loaded executable's and libraries' read-only segments, walked under the loader's lock
         // (dl_iterate_phdr, which the Swift Glibc module does not import; see StartupPages.swift).
         .target(name: "CLoadedObjects", path: "Sources/CLoadedObjects"),
@@ -51,7 +54,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
-                .product(name: "Mustache", package: "swift-mustache"),
+                "Mustache",
             ],
             swiftSettings: [.enableUpcomingFeature("MemberImportVisibility")],
             linkerSettings: [.linkedLibrary(":libinotifytools.a"), .linkedLibrary(":libyaml.a")]

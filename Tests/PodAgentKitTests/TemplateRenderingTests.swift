@@ -231,6 +231,12 @@ struct TemplateRenderingTests {
         #expect(try problems("{{lowercased(cpus)}}", data)?.first?.message.contains("`lowercased`") == true)
     }
 
+    @Test("capitalized: each word's first letter upper-cased, the rest lower-cased, words split by white space")
+    func capitalizedTransform() throws {
+        let data = PodValue.object([.init("name", .text("hello wORLD\tfront-end\nx"))])
+        #expect(try render("{{capitalized(name)}}", data) == "Hello World\tFront-end\nX")
+    }
+
     // MARK: Syntax errors
 
     private func syntaxError(_ template: String) -> (line: Int, column: Int, reason: String, description: String)? {
