@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The release build, exactly as the Dockerfile runs it: Swift stdlib and Foundation linked statically,
-# symbols stripped. Prints the binary's size and what it still links dynamically (ldd).
+# The release build, exactly as the Dockerfile runs it: Swift stdlib and FoundationEssentials linked
+# statically (full Foundation is not: see the check below), symbols stripped. Prints the binary's size and
+# what it still links dynamically (ldd).
 # Usage: scripts/release-build.sh [output path, default dist/podagent]
 set -euo pipefail
 cd "$(dirname "$0")/.."
