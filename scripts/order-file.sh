@@ -19,7 +19,10 @@ PODAGENT_LINK_MAP="$work/podagent.map" scripts/release-build.sh "$work/podagent.
 bin=$(swift build -c release --static-swift-stdlib --scratch-path .build-release --show-bin-path)/podagent
 # valgrind cannot read this toolchain's DWARF 5; the symbol table is all it needs.
 strip --strip-debug -o "$work/podagent" "$bin"
-python3 scripts/order-profile.py "$work/podagent" "$work" "$work/podagent.map" scripts/podagent-helpers.ld \
-  > scripts/podagent.order
+# Into the work directory first: a failed run leaves the files the build uses as they were.
+python3 scripts/order-profile.py "$work/podagent" "$work" "$work/podagent.map" "$work/podagent-helpers.ld" \
+  > "$work/podagent.order"
+mv "$work/podagent.order" scripts/podagent.order
+mv "$work/podagent-helpers.ld" scripts/podagent-helpers.ld
 echo "scripts/podagent.order: $(wc -l < scripts/podagent.order) sections named;" \
   "scripts/podagent-helpers.ld: $(grep -c '^    \*' scripts/podagent-helpers.ld) placed by file" >&2

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Runs podagent under callgrind in the two shapes a pod runs it — `watch` (sidecar) and `run`
-(entrypoint) — through start-up, kubelet-exact updates with a check and reloads (one at a time, in a
-burst, and written slowly), a scrape of /metrics and the probes, and SIGTERM, and prints the order file
-for the linker: one symbol per code section that ran, first the sections that ran after start-up (the
-steady state), then those that ran only during start-up, then only at shutdown.
+"""Runs podagent under callgrind in the three shapes a pod runs it — `watch` with only a webhook and with
+a check and two actions (sidecar), and `run` (entrypoint) — through start-up, kubelet-exact updates with
+reloads (one at a time, in a burst, and written slowly), a scrape of /metrics and the probes, and
+SIGTERM. Prints the order file for the linker, one symbol per code section that ran: first the sections
+that ran after start-up (the steady state), then those that ran only during start-up, then only at
+shutdown; and writes a linker script for the sections the order file cannot place.
 
 What ran is taken by instruction address, not by function name, and placed by input section, from the
 link map of the profiled binary:
@@ -11,10 +12,11 @@ link map of the profiled binary:
   `__swift_destroy_boxed_opaque_existential_0Tm`, ...) have the same name in hundreds of objects, and
   the linker moves every section that defines a name the file lists. Listed by name, one such helper
   that ran pulled 2.6 MB of Foundation's, RegexParser's and StringProcessing's code (whole objects
-  built without function sections) into the middle of the steady state's code;
+  built without function sections) into the middle of the steady state's code. The helpers that ran are
+  placed by file in the linker script (.text.helpers, just before .text);
 - such objects' code is one section each, which no order splits: the ones the steady state runs in
-  (the standard library's 1.6 MB `Swift.o`, Concurrency) come after the small sections, so that those lie
-  together in as few 64 KiB blocks as possible.
+  (the standard library's 1.6 MB `Swift.o`, Concurrency) are placed together after .text (.text.whole),
+  so that the small sections lie together in as few 64 KiB blocks as possible.
 
 Used by scripts/order-file.sh. Usage: order-profile.py PODAGENT_WITH_SYMBOLS OUT_DIR LINK_MAP LINKER_SCRIPT_OUT > ORDER_FILE
 """
@@ -54,15 +56,25 @@ POSITION = re.compile(r"^(0x[0-9a-f]+|[+-][0-9]+|\*)")
 def ran(path, binary):
     """The instructions a callgrind output file (--dump-instr=yes) has costs for, in two parts: those
     valgrind places in the binary, and those it places in no object ("???"): code in the sections the
-    linker scripts add (.text.unnamed, .text.helpers), which valgrind does not take for the binary's.
+    linker scripts add (.text.unnamed, .text.helpers, .text.whole), which valgrind does not take for the
+    binary's.
     Each part as the instructions' addresses and, per function block, its name and first address. A cost
     line starts with its instruction's address: absolute (0x...), relative to the previous one (+N, -N)
     or the same (*). The first part's addresses are the binary's own; the second's are where valgrind
     loaded it (see load_bias)."""
     parts = {True: (set(), []), False: (set(), [])}
-    address, part, function = 0, None, None
+    address, part, function, call_site = 0, None, None, False
     with open(path) as data:
         for line in data:
+            if call_site:
+                # The line after `calls=`: the call's site and inclusive cost, relative to the position
+                # before it without moving it (callgrind's dump.c). The call instruction's own cost is on a
+                # line of its own; a call still running at the dump (main, a run loop) is only here.
+                call_site = False
+                continue
+            if line.startswith("calls="):
+                call_site = True
+                continue
             if line.startswith("ob="):
                 name = line[3:].strip()
                 part = parts[True] if name == binary else parts[False] if name == "???" else None
@@ -88,17 +100,23 @@ def ran(path, binary):
     return parts[True], parts[False]
 
 
-def load_bias(blocks, where):
-    """The commonest difference between a function block's first address in the profile and an address
-    the link map gives its name: 0 for what valgrind places in the binary, where it loaded the binary
-    (0x108000) for what it places in no object."""
+def load_bias(blocks, where, what):
+    """The difference between a function block's first address in the profile and the address the link
+    map gives its name, over the names defined once: 0 for what valgrind places in the binary, where it
+    loaded the binary (0x108000) for what it places in no object. Most blocks must agree: a block's first
+    address is its function's entry unless the entry did not run."""
     differences = collections.Counter()
     for function, address in blocks:
-        for defined_at in where.get(function, ()):
-            differences[address - defined_at] += 1
+        defined_at = where.get(function, ())
+        if len(defined_at) == 1:
+            differences[address - defined_at[0]] += 1
     if not differences:
-        sys.exit("order-profile: no function of the profile is in the link map")
-    return differences.most_common(1)[0][0]
+        sys.exit(f"order-profile: no function of the profile's {what} is in the link map")
+    bias, votes = differences.most_common(1)[0]
+    if votes * 2 <= sum(differences.values()) or bias % 4096:
+        sys.exit(f"order-profile: the profile's {what} does not line up with the link map "
+                 f"(best offset {bias:#x}, {votes} of {sum(differences.values())} functions)")
+    return bias
 
 
 def profile(binary, mode, out_dir, webhook):
@@ -203,8 +221,8 @@ SCRIPT = """/* Generated by scripts/order-file.sh; linked into the release build
    so they are placed here, by file, in the order they ran: steady state first.
 
    .text.whole: the objects built without function sections (the standard library's Swift.o,
-   Concurrency) and the few large functions that the steady state runs in, together, after the small
-   sections: the linker cannot split them, and placed among the small ones each would part them. */
+   Concurrency) and the few large functions that the steady state runs in, together, after .text: the
+   linker cannot split them, and placed among the small sections each would part them. */
 SECTIONS {{
   .text.helpers : {{
 {helpers}
@@ -214,7 +232,7 @@ SECTIONS {{
   .text.whole : {{
 {whole}
   }}
-}} INSERT BEFORE .text;
+}} INSERT AFTER .text;
 """
 
 # Sections larger than this are whole objects built without function sections (the Swift runtime's,
@@ -224,13 +242,15 @@ WHOLE_OBJECT = 16 * 1024
 
 def linker_script_input(section):
     """How a linker script names one input section of the map: `*/NIOCore.build/EventLoopFuture.swift.o
-    (.text.objectdestroyTm)`, or `*libgcc.a:_umoddi3.o(.text)` for an archive's member. The file's own
-    directory is kept (object names repeat across modules), the rest of the path is not (a clone's
-    checkout lies elsewhere)."""
+    (.text.objectdestroyTm)`, or `*/libgcc.a:_umoddi3.o(.text)` for an archive's member; None for the
+    linker's own sections (`<internal>`). The file's own directory is kept (object names repeat across
+    modules), the rest of the path is not (a clone's checkout lies elsewhere)."""
+    if section.startswith("<"):
+        return None
     path, name = section.rsplit(":(", 1)
     archive = re.match(r"^(.*)\((.*)\)$", path)
     if archive:
-        return f"*{os.path.basename(archive.group(1))}:{archive.group(2)}({name}"
+        return f"*/{os.path.basename(archive.group(1))}:{archive.group(2)}({name}"
     return f"*/{'/'.join(path.split('/')[-2:])}({name}"
 
 
@@ -266,18 +286,21 @@ def order(sections, defined, phases):
         for index in small + large:
             placed.add(index)
             if sections[index][1] > WHOLE_OBJECT and phase == 0:
-                whole.append(linker_script_input(sections[index][2]))
+                if (pattern := linker_script_input(sections[index][2])) is not None:
+                    whole.append(pattern)
                 continue
             unique = [symbol for symbol in sections[index][3] if defined[symbol] == 1]
             if unique:
                 names.append(unique[0])
             elif sections[index][1] <= WHOLE_OBJECT:
-                helpers.append(linker_script_input(sections[index][2]))
+                if (pattern := linker_script_input(sections[index][2])) is not None:
+                    helpers.append(pattern)
     return names, helpers, whole
 
 
 def main():
-    binary, out_dir, link_map, script = os.path.abspath(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+    # valgrind names the binary by its path with symbolic links resolved.
+    binary, out_dir, link_map, script = os.path.realpath(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     webhook = f"http://127.0.0.1:{server.server_port}/reload"
@@ -290,7 +313,7 @@ def main():
     sections, defined, where = code_sections(link_map)
     known = [block for shape in shapes for phase in shape for block in phase[0][1]]
     unknown = [block for shape in shapes for phase in shape for block in phase[1][1]]
-    bias, unplaced_bias = load_bias(known, where), load_bias(unknown, where)
+    bias, unplaced_bias = load_bias(known, where, "binary"), load_bias(unknown, where, "code outside the binary")
     print(f"order-profile: addresses off by {bias:#x} in the binary, {unplaced_bias:#x} outside it",
           file=sys.stderr)
     shapes = [[{address - bias for address in phase[0][0]} | {address - unplaced_bias for address in phase[1][0]}

@@ -13,11 +13,14 @@ start=$(date +%s)
 # so one function run in a block keeps the whole block. Three things keep the blocks few (with the static
 # libstdc++ below, idle RSS in bench/reload_bench.py went from 15.2 to 11.6 MB):
 # - every function in a section of its own, in Swift and in C, so the linker can move each one;
-# - the functions in scripts/podagent.order first (scripts/order-file.sh): those a running podagent
-#   runs again and again (reloads, probes, scrapes), then those only start-up runs;
-# - functions without a symbol, which an order file cannot name (value witnesses and other small
-#   functions the Swift compiler makes private), in one block of their own (scripts/layout.ld)
-#   instead of one next to each type's code all over the binary.
+# - the code that runs first (scripts/order-file.sh): what a running podagent runs again and again
+#   (reloads, probes, scrapes), then what only start-up runs; named in scripts/podagent.order, and the
+#   compiler's local helpers that run, whose names recur in many objects, placed by file in
+#   scripts/podagent-helpers.ld (.text.helpers, just before); the objects the linker cannot split that
+#   the steady state runs in (the standard library's Swift.o) after .text, in .text.whole;
+# - the other functions without a symbol (value witnesses and other small functions the Swift compiler
+#   makes private) in one block of their own after .text (scripts/layout.ld) instead of one next to each
+#   type's code all over the binary.
 # The same linker script keeps .rodata read-only (scripts/layout.ld), so that the pages of it only start-up
 # read can be given back once podagent is up (Sources/PodAgentKit/Reload/StartupPages.swift).
 sections=(-Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections)
@@ -80,7 +83,12 @@ if grep -qE ' \.rodata +PROGBITS +[0-9a-f]+ [0-9a-f]+ [0-9a-f]+ [0-9a-f]+ +W' <<
 fi
 # Full Foundation (with CoreFoundation, whose initialiser runs at every start, and ICU) is not linked: it
 # cost ~1 MB of idle RSS and 45 MB of binary. A dependency that imports it again fails the build here.
-foundation=$(nm --defined-only "$bin" | grep -cE ' (__CFInitialize|\$s10Foundation[0-9A-Za-z_]*)$' || true)
+symbols=$(nm --defined-only "$bin")
+if ! grep -qE ' T main$' <<< "$symbols"; then
+  echo "release-build: no symbol table in $bin to check for full Foundation" >&2
+  exit 1
+fi
+foundation=$(grep -cE ' (__CFInitialize|\$s10Foundation[0-9A-Za-z_]*)$' <<< "$symbols" || true)
 if [ "$foundation" != 0 ]; then
   echo "release-build: full Foundation is linked into $bin ($foundation of its symbols); find the module that imports it" \
     "(readelf -p .swift1_autolink_entries on the objects shows -lFoundation)" >&2
