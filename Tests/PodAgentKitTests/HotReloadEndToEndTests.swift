@@ -103,23 +103,14 @@ struct HotReloadEndToEndTests {
     /// glibc's arenas for threads other than the main one: a mapping that starts on a 64 MiB boundary
     /// (HEAP_MAX_SIZE), read-write, followed by its inaccessible reserve up to the next boundary.
     static func mallocArenas(pid: Int32) -> [String] {
-        let maps = (readText("/proc/\(pid)/maps") ?? "").split(separator: "\n").map { String($0) }
-        let heapMax: UInt64 = 64 << 20
-        func range(_ line: String) -> (UInt64, UInt64)? {
-            let bounds = line.prefix { $0 != " " }.split(separator: "-")
-            guard bounds.count == 2, let start = UInt64(bounds[0], radix: 16), let end = UInt64(bounds[1], radix: 16) else { return nil }
-            return (start, end)
+        let maps = MapsLine.of(pid)
+        let heapMax: UInt = 64 << 20
+        return zip(maps, maps.dropFirst()).compactMap { heap, reserve in
+            guard heap.path.isEmpty, reserve.path.isEmpty, heap.perms == "rw-p", reserve.perms == "---p",
+                  heap.range.lowerBound % heapMax == 0, reserve.range.lowerBound == heap.range.upperBound,
+                  reserve.range.upperBound == heap.range.lowerBound + heapMax else { return nil }
+            return "\(String(heap.range.lowerBound, radix: 16))-\(String(heap.range.upperBound, radix: 16))"
         }
-        var arenas: [String] = []
-        for (index, line) in maps.enumerated() where index + 1 < maps.count {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            let next = maps[index + 1].split(separator: " ", omittingEmptySubsequences: true)
-            guard fields.count == 5, next.count == 5, fields[1] == "rw-p", next[1] == "---p",
-                  let (start, end) = range(line), let (nextStart, nextEnd) = range(maps[index + 1]),
-                  start % heapMax == 0, nextStart == end, nextEnd == start + heapMax else { continue }
-            arenas.append(line)
-        }
-        return arenas
     }
 
     @Test func allThreadsAllocateFromOneHeap() async throws {

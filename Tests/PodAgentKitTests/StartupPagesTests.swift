@@ -108,25 +108,6 @@ struct StartupPagesTests {
         for base in mapped { #expect(residentPages(UInt(bitPattern: base), 8, pageSize).count == 8) }
     }
 
-    /// A line of /proc/self/maps.
-    struct MapsLine {
-        var range: Range<UInt>
-        var perms: String
-        var offset: UInt
-        var path: String
-        init?(_ line: Substring) {
-            let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
-            guard fields.count >= 5 else { return nil }
-            let bounds = fields[0].split(separator: "-")
-            guard bounds.count == 2, let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16),
-                  let offset = UInt(fields[2], radix: 16) else { return nil }
-            range = start..<end
-            perms = String(fields[1])
-            self.offset = offset
-            path = fields.count == 6 ? String(fields[5].drop { $0 == " " }) : ""
-        }
-    }
-
     /// Which of `count` pages from `start` are present, from this process's pagemap.
     func residentPages(_ start: UInt, _ count: Int, _ pageSize: Int) -> [Int] {
         let fd = open("/proc/self/pagemap", O_RDONLY)

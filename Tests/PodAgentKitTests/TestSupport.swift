@@ -65,3 +65,27 @@ let repositoryRoot: String = {
     for _ in 0..<3 { path = parentDirectory(path) }
     return path
 }()
+
+/// A line of a process's /proc/PID/maps.
+struct MapsLine {
+    var range: Range<UInt>
+    var perms: String
+    var offset: UInt
+    var path: String
+    init?(_ line: Substring) {
+        let fields = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: true)
+        guard fields.count >= 5 else { return nil }
+        let bounds = fields[0].split(separator: "-")
+        guard bounds.count == 2, let start = UInt(bounds[0], radix: 16), let end = UInt(bounds[1], radix: 16),
+              let offset = UInt(fields[2], radix: 16) else { return nil }
+        range = start..<end
+        perms = String(fields[1])
+        self.offset = offset
+        path = fields.count == 6 ? String(fields[5].drop { $0 == " " }) : ""
+    }
+
+    /// The lines of `pid`'s maps (this process's when nil).
+    static func of(_ pid: Int32? = nil) -> [MapsLine] {
+        (readText("/proc/\(pid.map(String.init) ?? "self")/maps") ?? "").split(separator: "\n").compactMap(MapsLine.init)
+    }
+}

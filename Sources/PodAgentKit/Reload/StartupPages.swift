@@ -169,9 +169,9 @@ public enum StartupPages {
     }
 }
 
-/// Gives back the pages of code and read-only data podagent is not using (see ``StartupPages``), once
-/// after each kind of work has run for the first time: start-up, the first reload, the first answer on
-/// each status path. Each `release` walks the loaded objects and reads pagemap, ~0.6 ms, on the thread
+/// Gives back the pages of code and read-only data podagent is not using (see ``StartupPages``), and the
+/// free pages inside malloc's heap (`malloc_trim`), once after each kind of work has run for the first
+/// time: start-up, the first reload, the first answer on each status path. Each `release` walks the loaded objects and reads pagemap, ~0.6 ms, on the thread
 /// that finished the work (an event loop's for a status answer); five in a process's life.
 public final class OneTimePages: Sendable {
     private let done = Mutex<Set<String>>([])
