@@ -24,9 +24,9 @@ let package = Package(
             name: "CInotifyTools",
             path: "Sources/CInotifyTools"
         ),
-        // The Swift runtime's global-executor hook, reached through the linker (see main.swift).
         // libyaml (Debian libyaml-dev), the YAML parser of `simulate`'s manifests; linked statically.
         .systemLibrary(name: "CYAML", path: "Sources/CYAML"),
+        // The Swift runtime's global-executor hook, reached through the linker (see main.swift).
         .target(name: "CExecutorHook", path: "Sources/CExecutorHook"),
         // hummingbird-project/swift-mustache 2.1.1 (Apache-2.0, LICENSE.txt), copied in with the changes
         // listed in Sources/Mustache/CHANGES.md: the package imports full Foundation for a lock and its

@@ -38,11 +38,6 @@ else
   echo "release-build: no scripts/podagent.order; functions are not grouped (idle RSS several MB higher)" >&2
 fi
 layout+=(-Xlinker -T -Xlinker "$PWD/scripts/layout.ld")
-# scripts/order-file.sh reads where each section went from the link map (names as the symbol table has them).
-if [ -n "${PODAGENT_LINK_MAP:-}" ]; then
-  layout+=(-Xlinker "-Map=$PODAGENT_LINK_MAP" -Xlinker --no-demangle)
-  rm -f "$(swift build -c release --static-swift-stdlib --scratch-path .build-release --show-bin-path)/podagent"
-fi
 # libstdc++ (which the Swift runtime needs) linked statically: only the few functions used end up in the
 # binary, instead of the whole shared library mapped (~1.1 MB of idle RSS). The linker looks for
 # -lstdc++ in this directory first, where only the archive is.
@@ -65,6 +60,12 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "${sections[*]}" ]; then
   printf '%s' "${sections[*]}" > "$stamp"
 fi
 bin=$(swift build -c release --static-swift-stdlib --scratch-path .build-release --show-bin-path)/podagent
+# scripts/order-file.sh reads where each section went from the link map (names as the symbol table has them;
+# linked again, so that the map is written).
+if [ -n "${PODAGENT_LINK_MAP:-}" ]; then
+  layout+=(-Xlinker "-Map=$PODAGENT_LINK_MAP" -Xlinker --no-demangle)
+  rm -f "$bin"
+fi
 # Nor does the build notice that the order file or the linker script changed: link again when they did.
 for input in scripts/podagent.order scripts/podagent-helpers.ld scripts/layout.ld; do
   if [ -f "$input" ] && [ "$input" -nt "$bin" ]; then rm -f "$bin"; fi

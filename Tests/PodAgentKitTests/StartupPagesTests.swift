@@ -15,7 +15,7 @@ struct StartupPagesTests {
     /// binary and of libc.
     @Test func segmentsAreReadOnlyFileMappingsOfLoadedObjects() throws {
         let segments = StartupPages.readOnlySegments()
-        let maps = try #require(readText("/proc/self/maps")).split(separator: "\n").compactMap(MapsLine.init)
+        let maps = MapsLine.of()
         try #require(!maps.isEmpty)
         for segment in segments {
             let covering = maps.filter { $0.range.overlaps(segment) }
@@ -45,7 +45,7 @@ struct StartupPagesTests {
     @Test(.enabled(if: pagemapReadable && !StartupPages.isTraced())) func givesBackSegmentPagesAndKeepsChangedOnes() throws {
         let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
         let executable = try VolumeFS.readlink("/proc/self/exe")
-        let maps = try #require(readText("/proc/self/maps")).split(separator: "\n").compactMap(MapsLine.init)
+        let maps = MapsLine.of()
         let headerLine = try #require(maps.first { $0.path == executable && $0.offset == 0 })
         let header = headerLine.range.lowerBound
         let protection = PROT_READ | (headerLine.perms.contains("x") ? PROT_EXEC : 0)

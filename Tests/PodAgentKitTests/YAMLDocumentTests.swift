@@ -62,6 +62,13 @@ import Testing
             #expect(error.line == 3 && error.column == 11, "\(error)")
             #expect(error.description.contains("control characters"), "\(error)")
         }
+        // In characters, as libyaml's own marks count them, not bytes.
+        do {
+            _ = try YAMLDocuments.parse("name: \"é\u{01}\"\n")
+            Issue.record("parsed")
+        } catch {
+            #expect(error.line == 1 && error.column == 9, "\(error)")
+        }
     }
 
     @Test func nulInDoubleQuotesAndAByteOrderMarkAreKept() throws {

@@ -48,7 +48,7 @@ enum YAMLDocuments {
             var composer = Composer()
             while true {
                 var event = yaml_event_t()
-                guard yaml_parser_parse(parser, &event) == 1 else { throw error(parser.pointee, in: buffer.prefix(count)) }
+                guard yaml_parser_parse(parser, &event) == 1 else { throw error(parser.pointee, in: text) }
                 defer { yaml_event_delete(&event) }
                 if event.type == YAML_STREAM_END_EVENT { return composer.documents }
                 try composer.take(event)
@@ -56,14 +56,13 @@ enum YAMLDocuments {
         }
     }
 
-    private static func error(_ parser: yaml_parser_t, in text: Slice<UnsafeBufferPointer<UInt8>>) -> YAMLError {
+    private static func error(_ parser: yaml_parser_t, in text: String) -> YAMLError {
         let problem = parser.problem.map { String(cString: $0) } ?? "out of memory"
         if parser.error == YAML_READER_ERROR {
-            // The reader checks the bytes before the scanner sees them: it gives the offset, not a mark.
-            let offset = min(parser.problem_offset, text.count)
-            let before = text.prefix(offset)
-            let line = before.count { $0 == UInt8(ascii: "\n") } + 1
-            let column = offset - (before.lastIndex(of: UInt8(ascii: "\n")).map { $0 - text.startIndex + 1 } ?? 0) + 1
+            // The reader checks the bytes before the scanner sees them: it gives their offset, not a mark.
+            let offset = min(parser.problem_offset, text.utf8.count)
+            var cursor = PositionCursor(text)
+            let (line, column) = cursor.position(of: text.utf8.index(text.utf8.startIndex, offsetBy: offset))
             let value = parser.problem_value == -1 ? "" : " (#x\(String(parser.problem_value, radix: 16)))"
             return YAMLError(problem: problem + value, line: line, column: column)
         }

@@ -1,9 +1,9 @@
 /// SHA-256 (FIPS 180-4), for the content hashes podagent compares generations by and `inspect` prints.
 ///
 /// Ours rather than a crypto library's: it is the only digest podagent needs, and swift-crypto, the library
-/// that had it, imports full Foundation (and with it CoreFoundation and ICU, ~0.5 MB of idle RSS) and a
-/// second copy of BoringSSL. Nothing here is secret or adversarial: a hash only tells one generation's
-/// content from another's. Checked against the FIPS 180-4 examples and `sha256sum`
+/// that had it, imports full Foundation (which podagent no longer links: see scripts/release-build.sh) and
+/// a second copy of BoringSSL. Nothing here is secret or adversarial: a hash only tells one generation's
+/// content from another's. Checked against the FIPS 180-4 examples and Python's hashlib
 /// (`SHA256Tests`).
 struct SHA256 {
     private var h0: UInt32 = 0x6a09_e667, h1: UInt32 = 0xbb67_ae85, h2: UInt32 = 0x3c6e_f372, h3: UInt32 = 0xa54f_f53a
